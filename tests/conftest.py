@@ -1,0 +1,55 @@
+"""Shared fixtures: a simulator served on loopback and a client pointed at it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from testio_assets.api.client import TestIOClient
+from testio_assets.simulator.profiles import Profile
+from testio_assets.simulator.server import SimulatorServer
+
+# A profile small enough for fast tests but with every quirk: sectioned products,
+# more than 150 tests on one product is made by the tests that need it.
+TEST_PROFILE = Profile(products=4, tests_per_product=(12, 30), bugs_per_test=(0, 3),
+                       features_per_product=(4, 8), sectioned_share=0.5)
+
+
+@pytest.fixture(autouse=True)
+def _no_real_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never talk to the real API, whatever the developer's shell exports."""
+    for name in list(os.environ):
+        if name.startswith("TESTIO_") or name == "FEATURE_CACHE_TTL_SECONDS":
+            monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def simulator() -> Iterator[SimulatorServer]:
+    with SimulatorServer(TEST_PROFILE, seed=11) as server:
+        yield server
+
+
+def client_for(server: SimulatorServer, **overrides: object) -> TestIOClient:
+    """A client for `server` with fast retries, so fault tests take milliseconds."""
+    options: dict[str, object] = {
+        "api_token": server.token,
+        "base_url": server.base_url,
+        "retry_backoff_seconds": 0.01,
+        "retry_min_wait_seconds": 0.01,
+        "retry_budget_seconds": 10.0,
+        "timeout_seconds": 5.0,
+    }
+    options.update(overrides)
+    return TestIOClient(**options)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def client(simulator: SimulatorServer) -> TestIOClient:
+    return client_for(simulator)
+
+
+EXAMPLES = Path(__file__).parent / "fixtures" / "testio_examples"
+SHARED_EXAMPLES = Path(__file__).parents[2] / "shared" / "testio-api" / "examples"
