@@ -14,8 +14,13 @@ from testio_assets.simulator.server import SimulatorServer
 
 # A profile small enough for fast tests but with every quirk: sectioned products,
 # more than 150 tests on one product is made by the tests that need it.
-TEST_PROFILE = Profile(products=4, tests_per_product=(12, 30), bugs_per_test=(0, 3),
-                       features_per_product=(4, 8), sectioned_share=0.5)
+TEST_PROFILE = Profile(
+    products=4,
+    tests_per_product=(12, 30),
+    bugs_per_test=(0, 3),
+    features_per_product=(4, 8),
+    sectioned_share=0.5,
+)
 
 
 @pytest.fixture(autouse=True)

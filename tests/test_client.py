@@ -38,17 +38,19 @@ async def all_tests(session: ApiSession, product_id: int) -> list[int]:
 
 def sectioned_and_plain(server: SimulatorServer) -> tuple[int, int]:
     products = server.account.active_products()
-    return (next(p.id for p in products if p.is_sectioned),
-            next(p.id for p in products if not p.is_sectioned))
+    return (
+        next(p.id for p in products if p.is_sectioned),
+        next(p.id for p in products if not p.is_sectioned),
+    )
 
 
 def test_pagination_reads_every_test_beyond_150() -> None:
-    big = Profile(products=1, tests_per_product=(180, 180), bugs_per_test=(0, 0),
-                  features_per_product=(1, 1))
+    big = Profile(
+        products=1, tests_per_product=(180, 180), bugs_per_test=(0, 0), features_per_product=(1, 1)
+    )
     with SimulatorServer(big, seed=3) as server:
         product = server.account.active_products()[0]
-        ids, stats = run(client_for(server, page_size=25),
-                         lambda s: all_tests(s, product.id))
+        ids, stats = run(client_for(server, page_size=25), lambda s: all_tests(s, product.id))
     assert len(ids) == 180 and len(set(ids)) == 180
     assert ids == sorted(ids, reverse=True)  # newest first, as the API serves them
     # 7 full pages of 25 and a short one of 5: no extra request after the short page.
@@ -57,8 +59,9 @@ def test_pagination_reads_every_test_beyond_150() -> None:
 
 
 def test_an_empty_page_ends_pagination() -> None:
-    exact = Profile(products=1, tests_per_product=(50, 50), bugs_per_test=(0, 0),
-                    features_per_product=(1, 1))
+    exact = Profile(
+        products=1, tests_per_product=(50, 50), bugs_per_test=(0, 0), features_per_product=(1, 1)
+    )
     with SimulatorServer(exact, seed=3) as server:
         product = server.account.active_products()[0]
         ids, stats = run(client_for(server, page_size=25), lambda s: all_tests(s, product.id))
@@ -70,8 +73,9 @@ def test_429_honours_retry_after(simulator: SimulatorServer, retry_after: str) -
     value = formatdate(time.time() + 1, usegmt=True) if retry_after == "http-date" else retry_after
     simulator.arm(Fault(endpoint="products", status=429, retry_after=value, times=2))
     started = time.monotonic()
-    products, stats = run(client_for(simulator, retry_min_wait_seconds=0.2),
-                          lambda s: s.list_products())
+    products, stats = run(
+        client_for(simulator, retry_min_wait_seconds=0.2), lambda s: s.list_products()
+    )
     elapsed = time.monotonic() - started
     assert len(products) == len(simulator.account.active_products())
     assert stats.requests["products"] == 3 and stats.retries == 2
@@ -123,8 +127,9 @@ def test_a_hanging_request_times_out_and_is_retried(simulator: SimulatorServer) 
 
 
 def test_a_poisoned_record_is_isolated_and_skipped() -> None:
-    profile = Profile(products=1, tests_per_product=(60, 60), bugs_per_test=(0, 0),
-                      features_per_product=(1, 1))
+    profile = Profile(
+        products=1, tests_per_product=(60, 60), bugs_per_test=(0, 0), features_per_product=(1, 1)
+    )
     with SimulatorServer(profile, seed=5) as server:
         product = server.account.active_products()[0]
         newest_first = [t.id for t in reversed(product.tests)]
@@ -158,8 +163,9 @@ def test_403_for_one_product_is_a_typed_error(simulator: SimulatorServer) -> Non
     simulator.arm(Fault(endpoint="*", status=403, product_id=denied, times=None))
 
     async def both(session: ApiSession) -> list[Any]:
-        return await asyncio.gather(all_tests(session, denied), all_tests(session, allowed),
-                                    return_exceptions=True)
+        return await asyncio.gather(
+            all_tests(session, denied), all_tests(session, allowed), return_exceptions=True
+        )
 
     (denied_result, allowed_result), _ = run(client_for(simulator), both)
     assert isinstance(denied_result, ProductUnavailableError)
@@ -180,16 +186,18 @@ def test_sectioned_products_fall_back_to_section_endpoints(simulator: SimulatorS
     async def features(session: ApiSession) -> Any:
         products = {p.id: p for p in await session.list_products()}
         # Pretend we do not know it is sectioned: a 422 must switch to the sections.
-        bare = products[sectioned].model_copy(update={"sections": [],
-                                                      "sections_with_default": []})
-        return (await session.product_features(bare),
-                await session.product_features(products[plain]))
+        bare = products[sectioned].model_copy(update={"sections": [], "sections_with_default": []})
+        return (
+            await session.product_features(bare),
+            await session.product_features(products[plain]),
+        )
 
     (by_section, flat), stats = run(client_for(simulator), features)
     truth = simulator.account.products[sectioned].features
     assert sorted(f.id for f in by_section.features) == sorted(truth)  # complete, de-duplicated
     assert {fid: sorted(s) for fid, s in by_section.section_ids.items()} == {
-        fid: sorted(f.section_ids) for fid, f in truth.items()}
+        fid: sorted(f.section_ids) for fid, f in truth.items()
+    }
     assert all(f.user_stories is not None for f in by_section.features)
     assert sorted(f.id for f in flat.features) == sorted(simulator.account.products[plain].features)
     assert stats.requests["features"] == 2  # one 422, one plain product

@@ -40,8 +40,11 @@ def test_timestamps_with_any_offset_become_utc() -> None:
     body = json.loads((EXAMPLES / "exploratoryTestResponse.json").read_text())
     test = ExploratoryTest.model_validate(body["exploratory_test"])
     assert test.start_at == datetime(2022, 5, 9, 9, 22, 55, tzinfo=UTC)
-    for raw, expected_hour in (("2022-05-09T11:22:55-05:00", 16), ("2022-05-09T11:22:55Z", 11),
-                               ("2022-05-09T11:22:55", 11)):
+    for raw, expected_hour in (
+        ("2022-05-09T11:22:55-05:00", 16),
+        ("2022-05-09T11:22:55Z", 11),
+        ("2022-05-09T11:22:55", 11),
+    ):
         parsed = ExploratoryTest.model_validate({"id": 1, "end_at": raw}).end_at
         assert parsed is not None and parsed.tzinfo == UTC and parsed.hour == expected_hour
 
@@ -62,9 +65,15 @@ def test_unknown_statuses_are_kept_and_count_as_changeable() -> None:
 
 
 def test_nulls_and_extra_fields_are_absorbed() -> None:
-    product = Product.model_validate({"id": 5, "name": None, "sections": None,
-                                      "sections_with_default": [{"id": 1, "name": "Default"}],
-                                      "brand_new_field": {"x": 1}})
+    product = Product.model_validate(
+        {
+            "id": 5,
+            "name": None,
+            "sections": None,
+            "sections_with_default": [{"id": 1, "name": "Default"}],
+            "brand_new_field": {"x": 1},
+        }
+    )
     assert not product.is_sectioned  # a lone default section is a legacy product
     feature = Feature.model_validate({"id": 9, "user_stories": ["plain story"], "target_idx": 3})
     assert feature.user_stories[0].title == "plain story" and feature.target_idx == "3"
@@ -72,6 +81,7 @@ def test_nulls_and_extra_fields_are_absorbed() -> None:
 
 def test_a_product_with_sections_is_sectioned() -> None:
     two_defaults = Product.model_validate(
-        {"id": 5, "sections_with_default": [{"id": 1}, {"id": 2}]})
+        {"id": 5, "sections_with_default": [{"id": 1}, {"id": 2}]}
+    )
     with_sections = Product.model_validate({"id": 6, "sections": [{"id": 3, "name": "A"}]})
     assert two_defaults.is_sectioned and with_sections.is_sectioned

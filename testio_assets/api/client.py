@@ -80,26 +80,52 @@ def _redact(text: str, secret: str | None) -> str:
 class ApiSession:
     """One unit of API work: a connection pool, a concurrency limit and counters."""
 
-    def __init__(self, http: httpx.AsyncClient, token: str, *, max_concurrency: int,
-                 retry: RetryPolicy, page_size: int, bug_batch_size: int,
-                 page_attempts: int = 2) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        token: str,
+        *,
+        slots: asyncio.Semaphore,
+        retry: RetryPolicy,
+        page_size: int,
+        bug_batch_size: int,
+        page_attempts: int = 2,
+    ) -> None:
         self._http = http
         self._token = token
-        self._slots = asyncio.Semaphore(max_concurrency)
+        self._slots = slots
         self._retry = retry
         self.page_size = page_size
         self.bug_batch_size = bug_batch_size
         self._page_attempts = page_attempts
         self.stats = RequestStats()
 
+    def scoped(self) -> ApiSession:
+        """A view sharing this session's connections and concurrency limit, with its own
+        counters: how one product's work is measured while many run at once."""
+        return ApiSession(
+            self._http,
+            self._token,
+            slots=self._slots,
+            retry=self._retry,
+            page_size=self.page_size,
+            bug_batch_size=self.bug_batch_size,
+            page_attempts=self._page_attempts,
+        )
+
     def __repr__(self) -> str:
         return f"ApiSession(base_url={str(self._http.base_url)!r})"
 
     # -- raw requests -------------------------------------------------------------------
 
-    async def get_json(self, path: str, params: dict[str, Any] | None = None, *,
-                       product_id: int | None = None,
-                       max_attempts: int | None = None) -> dict[str, Any]:
+    async def get_json(
+        self,
+        path: str,
+        params: dict[str, Any] | None = None,
+        *,
+        product_id: int | None = None,
+        max_attempts: int | None = None,
+    ) -> dict[str, Any]:
         """GET `path` with retries; returns the decoded JSON object.
 
         Raises:
@@ -116,8 +142,12 @@ class ApiSession:
         def count_retry(state: RetryCallState) -> None:
             self.stats.retries += 1
             failure = state.outcome.exception() if state.outcome else None
-            log.info("retrying GET %s in %.2f s after: %s", endpoint, state.upcoming_sleep,
-                     _redact(str(failure), self._token))
+            log.info(
+                "retrying GET %s in %.2f s after: %s",
+                endpoint,
+                state.upcoming_sleep,
+                _redact(str(failure), self._token),
+            )
 
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(RetryableFailure),
@@ -141,8 +171,9 @@ class ApiSession:
             ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _attempt(self, path: str, params: dict[str, Any] | None, endpoint: str,
-                       product_id: int | None) -> dict[str, Any]:
+    async def _attempt(
+        self, path: str, params: dict[str, Any] | None, endpoint: str, product_id: int | None
+    ) -> dict[str, Any]:
         label = _endpoint_label(path)
         async with self._slots:
             self.stats.requests[label] += 1
@@ -155,8 +186,7 @@ class ApiSession:
         status = response.status_code
         if status == 401:
             raise TokenRefusedError(
-                f"GET {endpoint}: the Test IO API refused the token (401). "
-                "Check TESTIO_API_TOKEN."
+                f"GET {endpoint}: the Test IO API refused the token (401). Check TESTIO_API_TOKEN."
             )
         if status in (403, 404) and product_id is not None:
             raise ProductUnavailableError(product_id, status, endpoint)
@@ -181,8 +211,9 @@ class ApiSession:
 
     # -- parsing --------------------------------------------------------------------------
 
-    def _parse_list(self, body: dict[str, Any], key: str, model: type[ModelT],
-                    endpoint: str) -> tuple[list[ModelT], int]:
+    def _parse_list(
+        self, body: dict[str, Any], key: str, model: type[ModelT], endpoint: str
+    ) -> tuple[list[ModelT], int]:
         """Parse each record on its own: a malformed one is skipped and reported."""
         raw = body.get(key)
         if raw is None:
@@ -196,8 +227,9 @@ class ApiSession:
                 first = exc.errors()[0]
                 reason = f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
                 self.stats.skipped.append(SkippedRecord(endpoint, reason, _text(record_id)))
-                log.warning("skipped a malformed record from %s (id %s): %s",
-                            endpoint, record_id, reason)
+                log.warning(
+                    "skipped a malformed record from %s (id %s): %s", endpoint, record_id, reason
+                )
         return items, len(raw)
 
     # -- endpoints -------------------------------------------------------------------------
@@ -212,15 +244,21 @@ class ApiSession:
         body = await self.get_json(path, product_id=product_id)
         return Product.model_validate(body["product"])
 
-    async def test_page(self, product_id: int, page: int,
-                        per_page: int) -> tuple[list[ExploratoryTest], int]:
+    async def test_page(
+        self, product_id: int, page: int, per_page: int
+    ) -> tuple[list[ExploratoryTest], int]:
         """One page of a product's tests, newest first. Returns (parsed tests, raw count)."""
         path = f"/products/{product_id}/exploratory_tests"
-        body = await self.get_json(path, {"page": page, "per_page": per_page},
-                                   product_id=product_id, max_attempts=self._page_attempts)
+        body = await self.get_json(
+            path,
+            {"page": page, "per_page": per_page},
+            product_id=product_id,
+            max_attempts=self._page_attempts,
+        )
         self.stats.pages += 1
-        return self._parse_list(body, "exploratory_tests", ExploratoryTest,
-                                f"{path}?page={page}&per_page={per_page}")
+        return self._parse_list(
+            body, "exploratory_tests", ExploratoryTest, f"{path}?page={page}&per_page={per_page}"
+        )
 
     async def test_pages(self, product_id: int) -> AsyncIterator[list[ExploratoryTest]]:
         """Every page of a product's tests, newest first, until an empty or short page.
@@ -238,8 +276,9 @@ class ApiSession:
                 return
             page += 1
 
-    async def _page_or_split(self, product_id: int, page: int,
-                             size: int) -> tuple[list[ExploratoryTest], int]:
+    async def _page_or_split(
+        self, product_id: int, page: int, size: int
+    ) -> tuple[list[ExploratoryTest], int]:
         try:
             return await self.test_page(product_id, page, size)
         except ApiRequestError as exc:
@@ -247,10 +286,15 @@ class ApiSession:
                 raise
             if size == 1:
                 endpoint = f"/products/{product_id}/exploratory_tests?page={page}&per_page=1"
-                self.stats.skipped.append(SkippedRecord(
-                    endpoint, f"record at position {page} always fails: {exc.detail}"))
-                log.warning("skipped the test at position %d of product %d: every read of it "
-                            "fails (%s)", page, product_id, exc.detail)
+                self.stats.skipped.append(
+                    SkippedRecord(endpoint, f"record at position {page} always fails: {exc.detail}")
+                )
+                log.warning(
+                    "skipped the test at position %d of product %d: every read of it fails (%s)",
+                    page,
+                    product_id,
+                    exc.detail,
+                )
                 return [], 1
         sub = _largest_proper_divisor(size)
         first = (page - 1) * (size // sub) + 1
@@ -264,8 +308,7 @@ class ApiSession:
                 break
         return tests, raw_total
 
-    async def get_test(self, test_id: int, product_id: int | None = None
-                       ) -> ExploratoryTest | None:
+    async def get_test(self, test_id: int, product_id: int | None = None) -> ExploratoryTest | None:
         """One test by id, or None when the API no longer knows it (404)."""
         try:
             body = await self.get_json(f"/exploratory_tests/{test_id}")
@@ -275,16 +318,22 @@ class ApiSession:
             if exc.status_code == 403 and product_id is not None:
                 raise ProductUnavailableError(product_id, 403, exc.endpoint) from None
             raise
-        items, _ = self._parse_list({"exploratory_tests": [body.get("exploratory_test")]},
-                                    "exploratory_tests", ExploratoryTest,
-                                    f"/exploratory_tests/{test_id}")
+        items, _ = self._parse_list(
+            {"exploratory_tests": [body.get("exploratory_test")]},
+            "exploratory_tests",
+            ExploratoryTest,
+            f"/exploratory_tests/{test_id}",
+        )
         return items[0] if items else None
 
-    async def bugs_for_tests(self, test_ids: Sequence[int],
-                             product_id: int | None = None) -> list[Bug]:
+    async def bugs_for_tests(
+        self, test_ids: Sequence[int], product_id: int | None = None
+    ) -> list[Bug]:
         """Bugs of the given tests, asked for in batches of `bug_batch_size`, concurrently."""
-        batches = [test_ids[i:i + self.bug_batch_size]
-                   for i in range(0, len(test_ids), self.bug_batch_size)]
+        batches = [
+            test_ids[i : i + self.bug_batch_size]
+            for i in range(0, len(test_ids), self.bug_batch_size)
+        ]
         results = await asyncio.gather(*(self._bug_batch(b, product_id) for b in batches))
         return [bug for batch in results for bug in batch]
 
@@ -307,8 +356,9 @@ class ApiSession:
             try:
                 body = await self.get_json(path, params, product_id=product.id)
             except SectionedProductError:
-                log.info("product %d answered 422 for its features: reading per section",
-                         product.id)
+                log.info(
+                    "product %d answered 422 for its features: reading per section", product.id
+                )
                 if not product.section_ids:
                     product = await self.get_product(product.id)
             else:
@@ -326,8 +376,9 @@ class ApiSession:
                 sections.setdefault(feature.id, []).append(section_id)
         return ProductFeatures(list(merged.values()), sections, sectioned=True)
 
-    async def _section_features(self, product_id: int, section_id: int,
-                                params: dict[str, str]) -> list[Feature]:
+    async def _section_features(
+        self, product_id: int, section_id: int, params: dict[str, str]
+    ) -> list[Feature]:
         path = f"/products/{product_id}/sections/{section_id}/features"
         body = await self.get_json(path, params, product_id=product_id)
         features, _ = self._parse_list(body, "features", Feature, path)
@@ -384,13 +435,15 @@ class TestIOClient(ConfigurableResource):
 
     __test__ = False  # not a pytest test class
 
-    api_token: str | None = Field(default=None, repr=False,
-                                  description="Test IO API token; empty = built-in simulator")
+    api_token: str | None = Field(
+        default=None, repr=False, description="Test IO API token; empty = built-in simulator"
+    )
     base_url: str = Field(default=DEFAULT_BASE_URL, description="API root, ends in /v2")
     max_concurrency: int = Field(default=10, description="requests in flight at once")
     timeout_seconds: float = Field(default=30.0, description="per-request timeout")
-    retry_budget_seconds: float = Field(default=120.0,
-                                        description="total time one request may spend retrying")
+    retry_budget_seconds: float = Field(
+        default=120.0, description="total time one request may spend retrying"
+    )
     retry_backoff_seconds: float = Field(default=0.5, description="first 5xx/timeout backoff")
     retry_min_wait_seconds: float = Field(default=0.25, description="floor of any retry wait")
     page_size: int = Field(default=25, description="per_page for test listings")
@@ -422,8 +475,9 @@ class TestIOClient(ConfigurableResource):
     async def session(self) -> AsyncIterator[ApiSession]:
         """Open one session: a pooled httpx client shared by every call inside it."""
         base_url, token = self.endpoint()
-        limits = httpx.Limits(max_connections=self.max_concurrency,
-                              max_keepalive_connections=self.max_concurrency)
+        limits = httpx.Limits(
+            max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency
+        )
         async with httpx.AsyncClient(
             base_url=base_url,
             headers={"Authorization": f"Token {token}", "Accept": "application/json"},
@@ -433,10 +487,12 @@ class TestIOClient(ConfigurableResource):
             yield ApiSession(
                 http,
                 token,
-                max_concurrency=self.max_concurrency,
-                retry=RetryPolicy(budget_seconds=self.retry_budget_seconds,
-                                  backoff_initial=self.retry_backoff_seconds,
-                                  min_wait=self.retry_min_wait_seconds),
+                slots=asyncio.Semaphore(self.max_concurrency),
+                retry=RetryPolicy(
+                    budget_seconds=self.retry_budget_seconds,
+                    backoff_initial=self.retry_backoff_seconds,
+                    min_wait=self.retry_min_wait_seconds,
+                ),
                 page_size=self.page_size,
                 bug_batch_size=self.bug_batch_size,
             )

@@ -60,9 +60,7 @@ class Product(ApiModel):
     description: str | None = None
     type: str | None = None
     default_section_id: int | None = None
-    sections: Annotated[list[Section], BeforeValidator(_none_to_list)] = Field(
-        default_factory=list
-    )
+    sections: Annotated[list[Section], BeforeValidator(_none_to_list)] = Field(default_factory=list)
     sections_with_default: Annotated[list[Section], BeforeValidator(_none_to_list)] = Field(
         default_factory=list
     )
@@ -153,8 +151,12 @@ class Device(ApiModel):
     def label(self) -> str:
         parts = [
             part.name
-            for part in (self.vendor, self.device, self.operating_system,
-                         self.operating_system_version)
+            for part in (
+                self.vendor,
+                self.device,
+                self.operating_system,
+                self.operating_system_version,
+            )
             if part is not None and part.name
         ]
         return " ".join(parts) or "unknown device"
@@ -196,15 +198,11 @@ class Bug(ApiModel):
     reported_at: UtcDatetime = None
     external_idx: str | None = None
     author: Person | None = None
-    comments: Annotated[list[Comment], BeforeValidator(_none_to_list)] = Field(
-        default_factory=list
-    )
+    comments: Annotated[list[Comment], BeforeValidator(_none_to_list)] = Field(default_factory=list)
     reproductions: Annotated[list[Reproduction], BeforeValidator(_none_to_list)] = Field(
         default_factory=list
     )
-    devices: Annotated[list[Device], BeforeValidator(_none_to_list)] = Field(
-        default_factory=list
-    )
+    devices: Annotated[list[Device], BeforeValidator(_none_to_list)] = Field(default_factory=list)
     test: TestRef | None = None
     feature: FeatureRef | None = None
     test_feature: FeatureRef | None = None

@@ -18,8 +18,9 @@ from tenacity import RetryCallState, wait_exponential_jitter
 class RetryableFailure(Exception):
     """One failed attempt that is worth another try."""
 
-    def __init__(self, detail: str, status_code: int | None = None,
-                 retry_after: float | None = None) -> None:
+    def __init__(
+        self, detail: str, status_code: int | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.status_code = status_code
@@ -65,8 +66,9 @@ class RetryPolicy:
         if failure is not None and failure.retry_after is not None:
             # A little jitter so that many clients told "wait 1 s" do not return in lockstep.
             return max(failure.retry_after, self.min_wait) + random.uniform(0, self.min_wait)
-        backoff = wait_exponential_jitter(initial=self.backoff_initial, max=self.backoff_max,
-                                          jitter=self.backoff_initial)
+        backoff = wait_exponential_jitter(
+            initial=self.backoff_initial, max=self.backoff_max, jitter=self.backoff_initial
+        )
         return max(backoff(state), self.min_wait)
 
     def should_stop(self, state: RetryCallState, max_attempts: int | None = None) -> bool:

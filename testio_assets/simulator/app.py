@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
-from testio_assets.simulator.data import SimulatedAccount, SimProduct
+from testio_assets.simulator.data import SimProduct, SimulatedAccount
 from testio_assets.simulator.faults import FaultPlan
 
 BASE_PATH = "/customer/v2"
@@ -39,8 +39,13 @@ class Answer:
 class SimulatorApp:
     """ASGI app serving a `SimulatedAccount` under `/customer/v2`, plus `/_simulator/` admin."""
 
-    def __init__(self, account: SimulatedAccount, token: str, latency_seconds: float = 0.0,
-                 faults: FaultPlan | None = None) -> None:
+    def __init__(
+        self,
+        account: SimulatedAccount,
+        token: str,
+        latency_seconds: float = 0.0,
+        faults: FaultPlan | None = None,
+    ) -> None:
         self.account = account
         self.token = token
         self.latency_seconds = latency_seconds
@@ -68,7 +73,7 @@ class SimulatorApp:
             await _respond(send, 404, b'{"error":"Not found"}')
             return
         with self.lock:
-            answer = self._route(path[len(BASE_PATH):], query)
+            answer = self._route(path[len(BASE_PATH) :], query)
         self.requests[answer.label] += 1
         if answer.product_id is not None:
             self.requests_by_product[(answer.label, answer.product_id)] += 1
@@ -87,11 +92,13 @@ class SimulatorApp:
         extra = [(b"retry-after", fault.retry_after.encode())] if fault.retry_after else []
         if fault.truncate:
             full = _dump(answer.body)
-            await _respond(send, answer.status, full[: len(full) // 2],
-                           content_length=len(full))
+            await _respond(send, answer.status, full[: len(full) // 2], content_length=len(full))
             return
-        body = (fault.body.encode() if fault.body is not None
-                else json.dumps({"error": f"injected {fault.status}"}).encode())
+        body = (
+            fault.body.encode()
+            if fault.body is not None
+            else json.dumps({"error": f"injected {fault.status}"}).encode()
+        )
         await _respond(send, fault.status, body, extra, fault.content_type)
 
     # -- API routes ------------------------------------------------------------------------
@@ -99,8 +106,11 @@ class SimulatorApp:
     def _route(self, path: str, query: dict[str, str]) -> Answer:
         account = self.account
         if path in ("/products", "/products/"):
-            return Answer(200, {"products": [account.product_json(p)
-                                             for p in account.active_products()]}, "products")
+            return Answer(
+                200,
+                {"products": [account.product_json(p) for p in account.active_products()]},
+                "products",
+            )
         if match := re.fullmatch(r"/products/(\d+)(/.*)?", path):
             return self._product_route(int(match.group(1)), match.group(2) or "", query)
         if match := re.fullmatch(r"/exploratory_tests/(\d+)", path):
@@ -108,12 +118,19 @@ class SimulatorApp:
             product = account.products.get(test.product_id) if test else None
             if test is None or product is None or not product.active:
                 return Answer(404, {"error": "Not found"}, "exploratory_test")
-            return Answer(200, {"exploratory_test": self._test_record(test)},
-                          "exploratory_test", product.id)
+            return Answer(
+                200, {"exploratory_test": self._test_record(test)}, "exploratory_test", product.id
+            )
         if path == "/bugs/reject_reasons":
-            return Answer(200, {"reject_reasons": [
-                {"key": "known_bug", "name": "Known bug", "default_comment": "Rejected"}]},
-                "reject_reasons")
+            return Answer(
+                200,
+                {
+                    "reject_reasons": [
+                        {"key": "known_bug", "name": "Known bug", "default_comment": "Rejected"}
+                    ]
+                },
+                "reject_reasons",
+            )
         if path in ("/bugs", "/bugs/"):
             return self._bugs(query)
         if match := re.fullmatch(r"/bugs/(\d+)", path):
@@ -136,29 +153,53 @@ class SimulatorApp:
             return Answer(200, {"product": account.product_json(product)}, label, product_id)
         if rest == "/features":
             if product.is_sectioned:
-                return Answer(422, {"error": "Product has sections; use section features"},
-                              label, product_id)
-            return Answer(200, {"features": [account.feature_json(f, with_stories)
-                                             for f in product.features.values()]},
-                          label, product_id)
+                return Answer(
+                    422, {"error": "Product has sections; use section features"}, label, product_id
+                )
+            return Answer(
+                200,
+                {
+                    "features": [
+                        account.feature_json(f, with_stories) for f in product.features.values()
+                    ]
+                },
+                label,
+                product_id,
+            )
         if match := re.fullmatch(r"/sections/(\d+)/features", rest):
             section_id = int(match.group(1))
             known = {sid for sid, _ in product.sections} | {product.default_section_id}
             if section_id not in known:
                 return Answer(404, {"error": "Not found"}, label, product_id)
             features = [f for f in product.features.values() if section_id in f.section_ids]
-            return Answer(200, {"features": [account.feature_json(f, with_stories)
-                                             for f in features]}, label, product_id)
+            return Answer(
+                200,
+                {"features": [account.feature_json(f, with_stories) for f in features]},
+                label,
+                product_id,
+            )
         if rest == "/user_stories":
             return self._user_stories(product, query, label)
         if rest == "/exploratory_tests":
             return self._test_page(product, query, label)
         if rest == "/test_environments":
-            return Answer(200, {"test_environments": [{
-                "id": product.id * 10, "title": "Staging",
-                "url": f"https://staging-{product.id}.example.com",
-                "username": f"qa-{product.id}", "password": f"s3cret-{product.id}",
-                "access": "Log in with the shared account"}]}, label, product_id)
+            return Answer(
+                200,
+                {
+                    "test_environments": [
+                        {
+                            "id": product.id * 10,
+                            "title": "Staging",
+                            "url": f"https://staging-{product.id}.example.com",
+                            "username": f"qa-{product.id}",
+                            "password": f"s3cret-{product.id}",
+                            "access": "Log in with the shared account",
+                        }
+                    ]
+                },
+                label,
+                product_id,
+            )
         return Answer(404, {"error": "Not found"}, label, product_id)
 
     def _user_stories(self, product: SimProduct, query: dict[str, str], label: str) -> Answer:
@@ -182,11 +223,16 @@ class SimulatorApp:
         else:
             page = max(1, _int(query.get("page"), 1))
             per_page = max(1, _int(query.get("per_page"), DEFAULT_PER_PAGE))
-            chosen = newest_first[(page - 1) * per_page: page * per_page]
+            chosen = newest_first[(page - 1) * per_page : page * per_page]
         if any(t.id in self.faults.poisoned_test_ids for t in chosen):
             return Answer(500, {"error": "Internal Server Error"}, label, product.id, page)
-        return Answer(200, {"exploratory_tests": [self._test_record(t) for t in chosen]},
-                      label, product.id, page)
+        return Answer(
+            200,
+            {"exploratory_tests": [self._test_record(t) for t in chosen]},
+            label,
+            product.id,
+            page,
+        )
 
     def _test_record(self, test: Any) -> dict[str, Any]:
         record = self.account.test_json(test)
@@ -213,9 +259,8 @@ class SimulatorApp:
 
     # -- admin -----------------------------------------------------------------------------
 
-    def _admin(self, method: str, path: str, query: dict[str, str],
-               body: bytes) -> tuple[int, Any]:
-        action = path[len("/_simulator/"):]
+    def _admin(self, method: str, path: str, query: dict[str, str], body: bytes) -> tuple[int, Any]:
+        action = path[len("/_simulator/") :]
         if action == "stats":
             return 200, {"requests": dict(self.requests), "total": sum(self.requests.values())}
         if action == "stats/reset" and method == "POST":
@@ -268,10 +313,14 @@ async def _read_body(receive: Receive) -> bytes:
             return b"".join(chunks)
 
 
-async def _respond(send: Send, status: int, body: bytes,
-                   extra_headers: list[tuple[bytes, bytes]] | None = None,
-                   content_type: str = "application/json",
-                   content_length: int | None = None) -> None:
+async def _respond(
+    send: Send,
+    status: int,
+    body: bytes,
+    extra_headers: list[tuple[bytes, bytes]] | None = None,
+    content_type: str = "application/json",
+    content_length: int | None = None,
+) -> None:
     headers = [
         (b"content-type", content_type.encode()),
         (b"content-length", str(len(body) if content_length is None else content_length).encode()),

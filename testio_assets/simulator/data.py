@@ -17,17 +17,46 @@ from testio_assets.simulator.profiles import PROFILES, Profile
 
 TEST_FLOW = ["initialized", "running", "locked", "customer_finalized", "archived"]
 CHANGEABLE = frozenset({"initialized", "waiting", "running", "locked", "customer_finalized"})
-PRODUCT_TYPES = ["website", "mobile_app_ios", "mobile_app_android", "mobile_app_windows",
-                 "streaming_app", "gaming"]
+PRODUCT_TYPES = [
+    "website",
+    "mobile_app_ios",
+    "mobile_app_android",
+    "mobile_app_windows",
+    "streaming_app",
+    "gaming",
+]
 TESTING_TYPES = ["coverage", "usability", "rapid", "focused", "custom"]
 SEVERITIES = ["low", "high", "critical", "visual", "content", "custom", "suggestion"]
 BUG_STATUSES = ["submitted", "manager_approved", "forwarded", "question", "accepted", "rejected"]
-OFFSETS = [timezone(timedelta(hours=2)), timezone(timedelta(hours=-5)), UTC,
-           timezone(timedelta(hours=5, minutes=30))]
-AREAS = ["Login", "Checkout", "Search", "Profile", "Cart", "Settings", "Onboarding", "Payments",
-         "Notifications", "Landing Page", "Account", "Orders", "Wishlist", "Help", "Reviews"]
-DEVICES = [("Google", "Pixel 8", "Android", "14"), ("Apple", "iPhone 15", "iOS", "17.2"),
-           ("Samsung", "Galaxy S23", "Android", "13"), ("Microsoft", "Surface", "Windows", "11")]
+OFFSETS = [
+    timezone(timedelta(hours=2)),
+    timezone(timedelta(hours=-5)),
+    UTC,
+    timezone(timedelta(hours=5, minutes=30)),
+]
+AREAS = [
+    "Login",
+    "Checkout",
+    "Search",
+    "Profile",
+    "Cart",
+    "Settings",
+    "Onboarding",
+    "Payments",
+    "Notifications",
+    "Landing Page",
+    "Account",
+    "Orders",
+    "Wishlist",
+    "Help",
+    "Reviews",
+]
+DEVICES = [
+    ("Google", "Pixel 8", "Android", "14"),
+    ("Apple", "iPhone 15", "iOS", "17.2"),
+    ("Samsung", "Galaxy S23", "Android", "13"),
+    ("Microsoft", "Surface", "Windows", "11"),
+]
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
@@ -112,8 +141,15 @@ class SimulatedAccount:
         self.products: dict[int, SimProduct] = {}
         self.tests: dict[int, SimTest] = {}
         self.bugs_by_test: dict[int, list[SimBug]] = {}
-        self._next = {"product": 1001, "section": 50001, "test": 200001, "bug": 900001,
-                      "feature": 30001, "story": 600001, "comment": 1}
+        self._next = {
+            "product": 1001,
+            "section": 50001,
+            "test": 200001,
+            "bug": 900001,
+            "feature": 30001,
+            "story": 600001,
+            "comment": 1,
+        }
         self.testers = [f"tester_{i:04d}" for i in range(1, 401)]
         rng = random.Random(seed)
         for _ in range(self.profile.products):
@@ -129,8 +165,11 @@ class SimulatedAccount:
     def _new_product(self, rng: random.Random, initial: bool) -> SimProduct:
         pid = self._id("product")
         sectioned = rng.random() < self.profile.sectioned_share
-        sections = ([(self._id("section"), f"Section {n}") for n in range(1, rng.randint(2, 3) + 1)]
-                    if sectioned else [])
+        sections = (
+            [(self._id("section"), f"Section {n}") for n in range(1, rng.randint(2, 3) + 1)]
+            if sectioned
+            else []
+        )
         product = SimProduct(
             id=pid,
             name=f"Product {pid} ({rng.choice(['Shop', 'App', 'Portal', 'Game', 'TV'])})",
@@ -168,18 +207,26 @@ class SimulatedAccount:
             description=None if rng.random() < 0.2 else f"Everything about {area.lower()}",
             howtofind=None if rng.random() < 0.3 else "From the main menu",
             section_ids=section_ids,
-            stories=[(self._id("story"), f"As a user I can use {area.lower()} ({n})")
-                     for n in range(rng.randint(0, 4))],
+            stories=[
+                (self._id("story"), f"As a user I can use {area.lower()} ({n})")
+                for n in range(rng.randint(0, 4))
+            ],
         )
         product.features[fid] = feature
         return feature
 
-    def _new_test(self, rng: random.Random, product: SimProduct, age_days: float,
-                  final: bool) -> SimTest:
+    def _new_test(
+        self, rng: random.Random, product: SimProduct, age_days: float, final: bool
+    ) -> SimTest:
         tid = self._id("test")
         start = self.now - timedelta(days=age_days, hours=rng.randint(0, 20))
-        status = (("archived" if rng.random() < 0.9 else "cancelled") if final
-                  else rng.choice(TEST_FLOW[:4]) if age_days else "initialized")
+        status = (
+            ("archived" if rng.random() < 0.9 else "cancelled")
+            if final
+            else rng.choice(TEST_FLOW[:4])
+            if age_days
+            else "initialized"
+        )
         no_start = rng.random() < 0.03
         # About 6% of tests have a null end_at, the data the old system choked on.
         no_end = rng.random() < 0.06 or status == "initialized"
@@ -221,10 +268,15 @@ class SimulatedAccount:
             steps=steps,
             steps_as_text=rng.random() < 0.3,
             author=rng.choice(self.testers),
-            comments=[(self._id("comment"), "Could you add a screenshot?",
-                       rng.choice(self.testers + self.products[test.product_id].customers),
-                       base + timedelta(hours=rng.randint(1, 48)))
-                      for _ in range(rng.randint(0, 2))],
+            comments=[
+                (
+                    self._id("comment"),
+                    "Could you add a screenshot?",
+                    rng.choice(self.testers + self.products[test.product_id].customers),
+                    base + timedelta(hours=rng.randint(1, 48)),
+                )
+                for _ in range(rng.randint(0, 2))
+            ],
             reproducers=rng.sample(self.testers, rng.randint(0, 2)),
             device=rng.randrange(len(DEVICES)),
             feature_id=rng.choice(test.feature_ids) if test.feature_ids else None,
@@ -259,8 +311,11 @@ class SimulatedAccount:
             if rng.random() < 0.03:
                 test.status = "cancelled"
             elif rng.random() < 0.5:
-                test.status = TEST_FLOW[TEST_FLOW.index(test.status) + 1] \
-                    if test.status in TEST_FLOW else "archived"
+                test.status = (
+                    TEST_FLOW[TEST_FLOW.index(test.status) + 1]
+                    if test.status in TEST_FLOW
+                    else "archived"
+                )
                 if test.status == "running" and test.start_at is None:
                     test.start_at = self.now
                 if test.status in ("customer_finalized", "archived") and test.end_at is None:
@@ -325,8 +380,11 @@ class SimulatedAccount:
             "section": {"id": test.section_id, "name": section} if test.section_id else None,
             "product": {"id": product.id, "name": product.name},
             "features": [
-                {"id": test.id * 10 + n, "feature_id": fid,
-                 "title": product.features[fid].title if fid in product.features else None}
+                {
+                    "id": test.id * 10 + n,
+                    "feature_id": fid,
+                    "title": product.features[fid].title if fid in product.features else None,
+                }
                 for n, fid in enumerate(test.feature_ids)
             ],
             "requirements": [],
@@ -364,30 +422,49 @@ class SimulatedAccount:
             "reported_at": _stamp(bug.reported_at, offset),
             "external_idx": None,
             "author": {"name": bug.author},
-            "comments": [{"id": cid, "body": body, "author": {"name": author},
-                          "created_at": _stamp(at, offset)}
-                         for cid, body, author, at in bug.comments],
+            "comments": [
+                {
+                    "id": cid,
+                    "body": body,
+                    "author": {"name": author},
+                    "created_at": _stamp(at, offset),
+                }
+                for cid, body, author, at in bug.comments
+            ],
             "reproductions": [{"author": {"name": name}} for name in bug.reproducers],
-            "devices": [{"id": bug.device + 1, "category": {"name": "Smartphones"},
-                         "vendor": {"name": vendor}, "device": {"name": device},
-                         "operating_system": {"name": os_name},
-                         "operating_system_version": {"name": os_version}, "browsers": []}],
+            "devices": [
+                {
+                    "id": bug.device + 1,
+                    "category": {"name": "Smartphones"},
+                    "vendor": {"name": vendor},
+                    "device": {"name": device},
+                    "operating_system": {"name": os_name},
+                    "operating_system_version": {"name": os_version},
+                    "browsers": [],
+                }
+            ],
             "test": {"id": test.id, "title": test.title},
             "feature": ({"id": feature.id, "title": feature.title} if feature else None),
             "test_feature": None,
             "product": {"id": product.id, "name": product.name},
             "section": None,
             "attachments": [],
-            "test_environment": {"id": bug.product_id * 10, "title": "Staging",
-                                 "username": f"qa-{bug.product_id}",
-                                 "password": f"s3cret-{bug.product_id}"},
+            "test_environment": {
+                "id": bug.product_id * 10,
+                "title": "Staging",
+                "username": f"qa-{bug.product_id}",
+                "password": f"s3cret-{bug.product_id}",
+            },
         }
 
     def feature_json(self, feature: SimFeature, with_stories: bool) -> dict[str, Any]:
         stories: list[Any] = (
-            [{"id": sid, "path": f"/stories/{sid}", "title": title, "feature_id": feature.id}
-             for sid, title in feature.stories]
-            if with_stories else [title for _, title in feature.stories]
+            [
+                {"id": sid, "path": f"/stories/{sid}", "title": title, "feature_id": feature.id}
+                for sid, title in feature.stories
+            ]
+            if with_stories
+            else [title for _, title in feature.stories]
         )
         return {
             "id": feature.id,

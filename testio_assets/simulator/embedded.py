@@ -21,6 +21,9 @@ def embedded_simulator(profile: str = "demo", seed: int = 7) -> SimulatorServer:
             _servers[(profile, seed)] = server
             log.warning(
                 "No TESTIO_API_TOKEN set: using the built-in Test IO simulator "
-                "(profile %s, seed %d) at %s", profile, seed, server.base_url,
+                "(profile %s, seed %d) at %s",
+                profile,
+                seed,
+                server.base_url,
             )
         return server

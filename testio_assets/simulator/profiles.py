@@ -28,12 +28,22 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     # A handful of products that answer instantly: the newcomer's first run.
-    "demo": Profile(products=5, tests_per_product=(20, 40), bugs_per_test=(0, 4),
-                    features_per_product=(6, 12), sectioned_share=0.4),
+    "demo": Profile(
+        products=5,
+        tests_per_product=(20, 40),
+        bugs_per_test=(0, 4),
+        features_per_product=(6, 12),
+        sectioned_share=0.4,
+    ),
     # Shaped like a real big account: 225 products, a quarter sectioned, ~100 tests each.
-    "large": Profile(products=225, tests_per_product=(80, 120), bugs_per_test=(1, 7),
-                     features_per_product=(20, 40)),
+    "large": Profile(
+        products=225,
+        tests_per_product=(80, 120),
+        bugs_per_test=(1, 7),
+        features_per_product=(20, 40),
+    ),
     # Reduced large profile for CI's benchmark run.
-    "small": Profile(products=20, tests_per_product=(30, 60), bugs_per_test=(1, 5),
-                     features_per_product=(8, 16)),
+    "small": Profile(
+        products=20, tests_per_product=(30, 60), bugs_per_test=(1, 5), features_per_product=(8, 16)
+    ),
 }

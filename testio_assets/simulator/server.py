@@ -25,9 +25,16 @@ class SimulatorServer:
     while the server runs.
     """
 
-    def __init__(self, profile: Profile | str = "demo", seed: int = 7, *,
-                 host: str = "127.0.0.1", port: int = 0, latency_ms: float = 0.0,
-                 token: str = DEFAULT_TOKEN) -> None:
+    def __init__(
+        self,
+        profile: Profile | str = "demo",
+        seed: int = 7,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        latency_ms: float = 0.0,
+        token: str = DEFAULT_TOKEN,
+    ) -> None:
         self.account = SimulatedAccount(profile, seed)
         self.faults = FaultPlan()
         self.token = token
@@ -40,10 +47,16 @@ class SimulatorServer:
         self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._socket.bind((host, port))
         self.port: int = self._socket.getsockname()[1]
-        self._server = uvicorn.Server(uvicorn.Config(
-            self.app, lifespan="off", log_level="warning", access_log=False,
-            timeout_keep_alive=30, backlog=2048,
-        ))
+        self._server = uvicorn.Server(
+            uvicorn.Config(
+                self.app,
+                lifespan="off",
+                log_level="warning",
+                access_log=False,
+                timeout_keep_alive=30,
+                backlog=2048,
+            )
+        )
         self._thread: threading.Thread | None = None
 
     @property

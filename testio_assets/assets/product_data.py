@@ -1,0 +1,231 @@
+"""The per-product assets `tests`, `bugs`, `features` and `users`, computed in one step.
+
+They are one multi-asset so that a run over many product partitions works on all of them
+at once: for each product `tests -> bugs -> users` runs as a chain and `features` beside
+it, every product concurrently, all HTTP through one connection pool and one concurrency
+limit. Any subset of the four can be materialized on its own (`can_subset`).
+
+A product that fails (403/404, retries exhausted, a database error) fails only its own
+partitions: the others are stored and reported as materialized, then the step fails
+with a message naming each failed product and why.
+"""
+
+# No `from __future__ import annotations`: Dagster inspects the `context` annotation.
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetMaterialization,
+    AssetsDefinition,
+    AssetSpec,
+    BackfillPolicy,
+    Config,
+    Failure,
+    FreshnessPolicy,
+    MetadataValue,
+    multi_asset,
+)
+from pydantic import Field
+
+from testio_assets.api.client import ApiSession, TestIOClient
+from testio_assets.api.errors import TokenRefusedError
+from testio_assets.assets import bugs, features, tests, users
+from testio_assets.assets.columns import column_schema
+from testio_assets.assets.products import GROUP, KINDS, OWNERS
+from testio_assets.assets.report import StepReport
+from testio_assets.automation.partitions import product_partitions
+from testio_assets.store.database import DuckDBStore
+
+log = logging.getLogger("testio_assets.assets")
+
+CHAIN = ("tests", "bugs", "users")  # each needs the one before it, per product
+ALL_PRODUCT_ASSETS = (*CHAIN, "features")
+
+
+@dataclass
+class PartitionOutcome:
+    """What happened per (asset name, product id)."""
+
+    reports: dict[tuple[str, int], StepReport] = field(default_factory=dict)
+    failures: dict[tuple[str, int], str] = field(default_factory=dict)
+    fresh_features: list[int] = field(default_factory=list)
+
+    @property
+    def failed_products(self) -> list[int]:
+        return sorted({pid for _, pid in self.failures})
+
+
+async def sync_product_partitions(
+    client: TestIOClient,
+    store: DuckDBStore,
+    product_ids: list[int],
+    selected: set[str],
+    now: datetime,
+    features_fresh_for: timedelta | None = None,
+) -> PartitionOutcome:
+    """Materialize `selected` assets for every product in `product_ids`, concurrently.
+
+    With `features_fresh_for`, products whose features were synced within that window
+    keep them without an API call (reported in `outcome.fresh_features`).
+
+    Raises:
+        TokenRefusedError: at the first 401; every other product's work is cancelled.
+    """
+    outcome = PartitionOutcome()
+
+    async def attempt(name: str, pid: int, work: Callable[[], Awaitable[StepReport]]) -> bool:
+        try:
+            outcome.reports[(name, pid)] = await work()
+            return True
+        except TokenRefusedError:
+            raise
+        except Exception as exc:  # one product's failure must not sink the others
+            outcome.failures[(name, pid)] = f"{type(exc).__name__}: {exc}"
+            log.error("product %d: %s failed: %s", pid, name, exc)
+            return False
+
+    async def chain(session: ApiSession, pid: int) -> None:
+        steps: dict[str, Callable[[], Awaitable[StepReport]]] = {
+            "tests": lambda: tests.sync_tests(session, store, pid, now),
+            "bugs": lambda: bugs.sync_bugs(session, store, pid, now),
+            "users": lambda: users.sync_users(store, pid, now),
+        }
+        failed: str | None = None
+        for name in CHAIN:
+            if name not in selected:
+                continue
+            if failed is not None:
+                outcome.failures[(name, pid)] = f"not attempted: upstream {failed} failed"
+                continue
+            if not await attempt(name, pid, steps[name]):
+                failed = name
+
+    fresh: set[int] = set()
+    if features_fresh_for is not None and "features" in selected:
+        fresh = await asyncio.to_thread(
+            features.products_with_fresh_features, store, now - features_fresh_for
+        )
+        outcome.fresh_features = sorted(fresh & set(product_ids))
+
+    async def feature_step(session: ApiSession, pid: int) -> None:
+        if pid in fresh:
+            return
+        await attempt("features", pid, lambda: features.sync_features(session, store, pid, now))
+
+    async with client.session() as session:
+        try:
+            async with asyncio.TaskGroup() as group:
+                for pid in product_ids:
+                    if selected & set(CHAIN):
+                        group.create_task(chain(session, pid))
+                    if "features" in selected:
+                        group.create_task(feature_step(session, pid))
+        except* TokenRefusedError as refused:
+            raise refused.exceptions[0] from None
+    return outcome
+
+
+class ProductDataConfig(Config):
+    """Run options of `product_data`."""
+
+    skip_fresh_features: bool = Field(
+        default=False,
+        description=(
+            "Keep features synced within FEATURE_CACHE_TTL_SECONDS without asking the API "
+            "(what a plain `testio-assets sync` does). Off by default: materializing "
+            "features from the UI always re-reads them."
+        ),
+    )
+
+
+def _spec(
+    name: str, deps: list[str], description: str, freshness: FreshnessPolicy | None = None
+) -> AssetSpec:
+    return AssetSpec(
+        name,
+        deps=deps,
+        description=description,
+        group_name=GROUP,
+        owners=OWNERS,
+        kinds=KINDS,
+        skippable=True,
+        partitions_def=product_partitions,
+        freshness_policy=freshness,
+        metadata={"dagster/column_schema": column_schema(name), "dagster/table_name": name},
+    )
+
+
+def build_product_data_asset(feature_ttl_seconds: int) -> AssetsDefinition:
+    """The multi-asset, with the `features` freshness window taken from the settings."""
+    ttl = timedelta(seconds=feature_ttl_seconds)
+    specs = [
+        _spec("tests", ["products"], tests.DESCRIPTION),
+        _spec("bugs", ["tests"], bugs.DESCRIPTION),
+        _spec(
+            "features",
+            ["products"],
+            features.DESCRIPTION,
+            FreshnessPolicy.time_window(fail_window=ttl),
+        ),
+        _spec("users", ["tests", "bugs"], users.DESCRIPTION),
+    ]
+
+    @multi_asset(
+        name="product_data",
+        specs=specs,
+        partitions_def=product_partitions,
+        backfill_policy=BackfillPolicy.single_run(),
+        can_subset=True,
+        description="Syncs tests, bugs, features and users for one or many products at once.",
+    )
+    def product_data(
+        context: AssetExecutionContext,
+        config: ProductDataConfig,
+        testio: TestIOClient,
+        store: DuckDBStore,
+    ) -> Iterator[AssetMaterialization]:
+        selected = {key.path[-1] for key in context.selected_asset_keys}
+        product_ids = [int(key) for key in context.partition_keys]
+        context.log.info(
+            "syncing %s for %d product(s)", ", ".join(sorted(selected)), len(product_ids)
+        )
+        try:
+            outcome = asyncio.run(
+                sync_product_partitions(
+                    testio,
+                    store,
+                    product_ids,
+                    selected,
+                    datetime.now(UTC),
+                    ttl if config.skip_fresh_features else None,
+                )
+            )
+        except TokenRefusedError as refused:
+            raise Failure(description=str(refused), allow_retries=False) from None
+        for (name, pid), report in sorted(outcome.reports.items()):
+            # One event per asset and partition, each with its own figures; the step
+            # yields no outputs, so partitions that failed are not reported as stored.
+            yield AssetMaterialization(
+                asset_key=AssetKey(name), partition=str(pid), metadata=report.metadata()
+            )
+        if outcome.failures:
+            lines = [
+                f"product {pid} {name}: {why}"
+                for (name, pid), why in sorted(
+                    outcome.failures.items(), key=lambda item: (item[0][1], item[0][0])
+                )
+            ]
+            raise Failure(
+                description=(
+                    f"{len(outcome.failed_products)} of {len(product_ids)} product(s) "
+                    f"failed; the others were stored.\n" + "\n".join(lines)
+                ),
+                metadata={"failed_products": MetadataValue.json(outcome.failed_products)},
+            )
+
+    return product_data

@@ -1,0 +1,180 @@
+"""The `testio-assets` command: sync | simulator | products | demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from testio_assets.settings import SettingsError, load_settings
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+INSTANCE_TEMPLATE = PROJECT_ROOT / "dagster_home" / "dagster.yaml"
+
+
+def ensure_dagster_home() -> Path:
+    """Use `DAGSTER_HOME`, or `./.dagster_home` so history and partitions survive restarts."""
+    home = Path(os.environ.get("DAGSTER_HOME") or Path.cwd() / ".dagster_home").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists() and INSTANCE_TEMPLATE.exists():
+        config.write_text(INSTANCE_TEMPLATE.read_text())
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def load_dotenv(path: Path = Path(".env")) -> None:
+    """Read KEY=VALUE lines from `.env` into the environment (existing values win)."""
+    if not path.is_file():
+        return
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        os.environ.setdefault(key.strip(), value.strip().strip('"').strip("'"))
+
+
+def cmd_simulator(args: argparse.Namespace) -> int:
+    from testio_assets.simulator.server import SimulatorServer
+
+    server = SimulatorServer(
+        args.profile,
+        args.seed,
+        host=args.host,
+        port=args.port,
+        latency_ms=args.latency_ms,
+        token=args.token,
+    )
+    counts = server.account.counts()
+    print(
+        f"Test IO simulator ({args.profile}, seed {args.seed}, {args.latency_ms:g} ms latency): "
+        f"{counts['products']} products, {counts['tests']} tests, {counts['bugs']} bugs"
+    )
+    print(f"  base URL  {server.base_url}")
+    print(f"  token     {args.token}")
+    print(f"  admin     http://{args.host}:{server.port}/_simulator/stats", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_products(args: argparse.Namespace) -> int:
+    from testio_assets.resources import build_client
+
+    client = build_client(load_settings())
+
+    async def listing() -> list[tuple[int, str, bool]]:
+        async with client.session() as session:
+            return [(p.id, p.name or "", p.is_sectioned) for p in await session.list_products()]
+
+    for product_id, name, sectioned in asyncio.run(listing()):
+        print(f"{product_id:>8}  {'sectioned' if sectioned else '         '}  {name}")
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    home = ensure_dagster_home()
+    from dagster import DagsterInstance
+
+    from testio_assets.definitions import build_definitions
+    from testio_assets.headless_sync import SyncError, run_sync
+
+    settings = load_settings()
+    defs = build_definitions(settings)
+    with DagsterInstance.get() as instance:
+        try:
+            summary = run_sync(defs, instance, args.product or None)
+        except SyncError as exc:
+            print(f"testio-assets sync: {exc}", file=sys.stderr)
+            return 2
+    print(summary.render())
+    print(f"  database     {settings.duckdb_path}")
+    print(f"  history      {home} (open the Dagster UI to see it)")
+    return 1 if summary.failure else 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Sync the demo data, then start the Dagster UI and daemon on 127.0.0.1."""
+    status = cmd_sync(argparse.Namespace(product=[]))
+    if status != 0 and not args.ui_anyway:
+        return status
+    ensure_dagster_home()
+    command = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "dev",
+        "-w",
+        str(PROJECT_ROOT / "workspace.yaml"),
+        "-h",
+        args.host,
+        "-p",
+        str(args.port),
+    ]
+    print(
+        f"starting the Dagster UI on http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True
+    )
+    try:
+        return subprocess.call(command, cwd=PROJECT_ROOT)
+    except KeyboardInterrupt:
+        return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="testio-assets", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sim = sub.add_parser("simulator", help="serve the built-in Test IO API simulator")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=8765)
+    sim.add_argument("--profile", default="demo", help="demo | small | large")
+    sim.add_argument("--seed", type=int, default=7)
+    sim.add_argument("--latency-ms", type=float, default=0.0)
+    sim.add_argument("--token", default="simulator-token")
+    sim.set_defaults(func=cmd_simulator)
+
+    products = sub.add_parser("products", help="list the account's products")
+    products.set_defaults(func=cmd_products)
+
+    sync = sub.add_parser("sync", help="sync everything (or some products) into DuckDB")
+    sync.add_argument(
+        "--product",
+        type=int,
+        action="append",
+        metavar="ID",
+        help="only this product (repeatable); always calls the API",
+    )
+    sync.set_defaults(func=cmd_sync)
+
+    demo = sub.add_parser("demo", help="sync the demo data and start the Dagster UI")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=3000)
+    demo.add_argument("--ui-anyway", action="store_true", help="start the UI even if sync failed")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    load_dotenv()
+    args = build_parser().parse_args(argv)
+    if args.command == "simulator" and args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            f"note: the simulator will listen on {args.host}, not only on loopback", file=sys.stderr
+        )
+    try:
+        return int(args.func(args))
+    except SettingsError as exc:
+        print(f"testio-assets: bad setting: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,21 @@
+"""Assembles the Dagster definitions. Nothing else lives here."""
+
+from __future__ import annotations
+
+from dagster import Definitions
+
+from testio_assets.assets.product_data import build_product_data_asset
+from testio_assets.assets.products import products
+from testio_assets.resources import build_resources
+from testio_assets.settings import Settings, load_settings
+
+
+def build_definitions(settings: Settings | None = None) -> Definitions:
+    settings = settings or load_settings()
+    return Definitions(
+        assets=[products, build_product_data_asset(settings.feature_ttl_seconds)],
+        resources=build_resources(settings),
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,202 @@
+"""`testio-assets sync`: the whole pipeline through Dagster's own execution, headless.
+
+Two in-process runs recorded in the Dagster instance (so the UI shows them afterwards):
+the `products` catalogue, then every per-product asset over the active product
+partitions in one multi-partition run, all products concurrently.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from dagster import DagsterInstance, Definitions, materialize
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+
+from testio_assets.assets.product_data import ALL_PRODUCT_ASSETS
+from testio_assets.automation.partitions import product_partitions
+from testio_assets.store.database import DuckDBStore
+from testio_assets.store.schema import TABLES
+
+
+class SyncError(RuntimeError):
+    """The sync could not do what was asked (the message says what and why)."""
+
+
+@dataclass
+class SyncSummary:
+    """What a sync did, for the closing printout."""
+
+    products: list[int] = field(default_factory=list)
+    failed_products: list[int] = field(default_factory=list)
+    failure: str | None = None
+    requests: int = 0
+    seconds: float = 0.0
+    rows: dict[str, int] = field(default_factory=dict)
+    run_ids: list[str] = field(default_factory=list)
+
+    def render(self) -> str:
+        lines = [
+            f"synced {len(self.products) - len(self.failed_products)} of "
+            f"{len(self.products)} product(s) in {self.seconds:.1f} s "
+            f"with {self.requests} API request(s)"
+        ]
+        lines += [f"  {table:<13}{count:>10,} rows" for table, count in self.rows.items()]
+        if self.failure:
+            lines.append(f"FAILED: {self.failure}")
+        return "\n".join(lines)
+
+
+def sync_partitions(
+    instance: DagsterInstance, active: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """Make the `products` partitions equal to the active products; returns (added, removed)."""
+    existing = set(instance.get_dynamic_partitions(product_partitions.name))
+    wanted = list(dict.fromkeys(active))
+    added = [key for key in wanted if key not in existing]
+    removed = sorted(existing - set(wanted))
+    if added:
+        instance.add_dynamic_partitions(product_partitions.name, added)
+    for key in removed:
+        instance.delete_dynamic_partition(product_partitions.name, key)
+    return added, removed
+
+
+def contiguous_ranges(ordered: Sequence[str], chosen: set[str]) -> list[tuple[str, str]]:
+    """Split `chosen` keys into (first, last) runs that are contiguous in `ordered`."""
+    ranges: list[tuple[str, str]] = []
+    start: str | None = None
+    previous: str | None = None
+    for key in ordered:
+        if key in chosen:
+            start = start or key
+            previous = key
+        elif start is not None and previous is not None:
+            ranges.append((start, previous))
+            start = None
+    if start is not None and previous is not None:
+        ranges.append((start, previous))
+    return ranges
+
+
+def active_product_ids(store: DuckDBStore) -> list[str]:
+    with store.connect() as conn:
+        rows = conn.execute("SELECT id FROM products WHERE is_active ORDER BY id").fetchall()
+    return [str(row[0]) for row in rows]
+
+
+def table_counts(store: DuckDBStore) -> dict[str, int]:
+    with store.connect() as conn:
+        return {
+            table: int(conn.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+            for table in TABLES
+        }
+
+
+def run_sync(
+    defs: Definitions,
+    instance: DagsterInstance,
+    product_ids: Sequence[int] | None = None,
+    assets: Sequence[str] = ALL_PRODUCT_ASSETS,
+) -> SyncSummary:
+    """Refresh the catalogue, register partitions, then materialize `assets` per product.
+
+    Raises:
+        SyncError: a requested product is not an active product.
+    """
+    started = time.monotonic()
+    summary = SyncSummary()
+    all_assets = list(defs.assets or [])
+    resources = defs.resources or {}
+    store = resources["store"]
+    assert isinstance(store, DuckDBStore)
+
+    catalogue = materialize(
+        all_assets,
+        instance=instance,
+        resources=resources,
+        selection=["products"],
+        raise_on_error=False,
+        tags={"testio/trigger": "cli-sync"},
+    )
+    summary.run_ids.append(catalogue.run_id)
+    summary.requests += _requests(catalogue)
+    if not catalogue.success:
+        summary.failure = _failure(catalogue)[0] or "the products catalogue could not be read"
+        summary.seconds = time.monotonic() - started
+        return summary
+
+    active = active_product_ids(store)
+    sync_partitions(instance, active)
+    if product_ids:
+        unknown = sorted({str(p) for p in product_ids} - set(active))
+        if unknown:
+            raise SyncError(
+                f"not an active product: {', '.join(unknown)} "
+                f"(active: {', '.join(active[:20])}{' ...' if len(active) > 20 else ''})"
+            )
+        chosen = {str(p) for p in product_ids}
+    else:
+        chosen = set(active)
+    summary.products = sorted(int(p) for p in chosen)
+
+    ordered = instance.get_dynamic_partitions(product_partitions.name)
+    failures: list[str] = []
+    for first, last in contiguous_ranges(ordered, chosen):
+        result = materialize(
+            all_assets,
+            instance=instance,
+            resources=resources,
+            selection=list(assets),
+            raise_on_error=False,
+            # A plain sync keeps fresh features; `--product` forces a full re-read.
+            run_config={
+                "ops": {"product_data": {"config": {"skip_fresh_features": not product_ids}}}
+            },
+            tags={
+                ASSET_PARTITION_RANGE_START_TAG: first,
+                ASSET_PARTITION_RANGE_END_TAG: last,
+                "testio/trigger": "cli-sync",
+            },
+        )
+        summary.run_ids.append(result.run_id)
+        summary.requests += _requests(result)
+        if not result.success:
+            text, failed = _failure(result)
+            failures.append(text or f"run {result.run_id} failed")
+            summary.failed_products += failed or sorted(
+                int(k)
+                for k in ordered[ordered.index(first) : ordered.index(last) + 1]
+                if k in chosen
+            )
+    if failures:
+        summary.failure = "\n".join(failures)
+        summary.failed_products = sorted(set(summary.failed_products))
+    summary.rows = table_counts(store)
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _requests(result: object) -> int:
+    total = 0
+    for event in result.get_asset_materialization_events():  # type: ignore[attr-defined]
+        value = event.materialization.metadata.get("api_requests")
+        total += int(value.value) if value is not None else 0
+    return total
+
+
+def _failure(result: object) -> tuple[str | None, list[int]]:
+    """The step failure's message and the products it names as failed."""
+    for event in result.all_events:  # type: ignore[attr-defined]
+        if event.is_step_failure:
+            data = event.step_failure_data
+            user = data.user_failure_data
+            if user is not None and user.description:
+                failed = user.metadata.get("failed_products")
+                return user.description, list(failed.value) if failed is not None else []
+            return (data.error.message.strip() if data.error else None), []
+    return None, []

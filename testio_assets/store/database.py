@@ -1,0 +1,104 @@
+"""Access to the DuckDB file: short-lived connections, lock-aware, migrated on first use.
+
+DuckDB allows one writing process per file, and a second process cannot open the file at
+all while a writer holds it. So every write opens the file, runs one transaction and
+closes it again, and opening retries with jittered waits while another process holds the
+lock. Overlapping Dagster runs then take turns instead of failing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+from dagster import ConfigurableResource
+from pydantic import Field
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random
+
+from testio_assets.store.schema import migrate
+from testio_assets.store.sql import run
+
+log = logging.getLogger("testio_assets.store")
+
+_migrated: set[str] = set()
+# One writer at a time inside this process; across processes the file lock decides.
+_process_write_lock = threading.Lock()
+
+
+class StoreError(RuntimeError):
+    """The database file cannot be used: names the path and the reason."""
+
+
+def _is_lock_conflict(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, duckdb.IOException) and ("lock" in text or "conflicting" in text)
+
+
+class DuckDBStore(ConfigurableResource):
+    """The project's DuckDB database file (`TESTIO_DUCKDB_PATH`)."""
+
+    path: str = Field(default="data/testio.duckdb", description="DuckDB database file")
+    lock_timeout_seconds: float = Field(
+        default=300.0, description="how long to wait for another process's lock on the file"
+    )
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Open the file (waiting out another process's lock), yield, close."""
+        conn = self._open()
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One write transaction: committed when the block ends, rolled back on error."""
+        with _process_write_lock, self.connect() as conn:
+            run(conn, "BEGIN TRANSACTION")
+            try:
+                yield conn
+            except BaseException:
+                run(conn, "ROLLBACK")
+                raise
+            run(conn, "COMMIT")
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        path = Path(self.path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the directory for DuckDB file {self.path}: {exc.strerror or exc}"
+            ) from None
+        retrying = Retrying(
+            retry=retry_if_exception(_is_lock_conflict),
+            wait=wait_random(0.02, 0.25),
+            stop=stop_after_delay(self.lock_timeout_seconds),
+            reraise=True,
+        )
+        try:
+            conn = retrying(duckdb.connect, str(path))
+        except duckdb.Error as exc:
+            if _is_lock_conflict(exc):
+                raise StoreError(
+                    f"DuckDB file {self.path} stayed locked by another process for "
+                    f"{self.lock_timeout_seconds:g} s"
+                ) from None
+            raise StoreError(f"cannot open DuckDB file {self.path}: {exc}") from None
+        try:
+            run(conn, "SET TimeZone = 'UTC'")
+            key = str(path.resolve())
+            if key not in _migrated:
+                applied = migrate(conn)
+                if applied:
+                    log.info("migrated %s: %d schema step(s) applied", self.path, applied)
+                _migrated.add(key)
+        except duckdb.Error as exc:
+            conn.close()
+            raise StoreError(f"cannot prepare DuckDB file {self.path}: {exc}") from None
+        return conn

@@ -1,0 +1,20 @@
+"""Running a statement to completion.
+
+DuckDB 2 keeps a statement's result open until it is fetched, and refuses other work on
+the connection (registering a staged table, say) meanwhile; `run` always drains it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from duckdb import DuckDBPyConnection
+
+
+def run(
+    conn: DuckDBPyConnection,
+    sql: str,
+    params: Sequence[object] | Mapping[str, object] | None = None,
+) -> None:
+    """Execute one statement and drain its result."""
+    conn.execute(sql, params if params is not None else []).fetchall()
