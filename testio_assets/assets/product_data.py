@@ -45,6 +45,7 @@ log = logging.getLogger("testio_assets.assets")
 
 CHAIN = ("tests", "bugs", "users")  # each needs the one before it, per product
 ALL_PRODUCT_ASSETS = (*CHAIN, "features")
+MIN_FRESHNESS_WINDOW = timedelta(minutes=1)
 
 
 @dataclass
@@ -163,6 +164,8 @@ def _spec(
 def build_product_data_asset(feature_ttl_seconds: int) -> AssetsDefinition:
     """The multi-asset, with the `features` freshness window taken from the settings."""
     ttl = timedelta(seconds=feature_ttl_seconds)
+    # Dagster refuses freshness windows under a minute; the sensor still uses the real TTL.
+    policy_window = max(ttl, MIN_FRESHNESS_WINDOW)
     specs = [
         _spec("tests", ["products"], tests.DESCRIPTION),
         _spec("bugs", ["tests"], bugs.DESCRIPTION),
@@ -170,7 +173,7 @@ def build_product_data_asset(feature_ttl_seconds: int) -> AssetsDefinition:
             "features",
             ["products"],
             features.DESCRIPTION,
-            FreshnessPolicy.time_window(fail_window=ttl),
+            FreshnessPolicy.time_window(fail_window=policy_window),
         ),
         _spec("users", ["tests", "bugs"], users.DESCRIPTION),
     ]

@@ -52,12 +52,14 @@ class SimulatorApp:
         self.faults = faults or FaultPlan()
         self.requests: Counter[str] = Counter()
         self.requests_by_product: Counter[tuple[str, int]] = Counter()
+        self.tests_read_by_id: set[int] = set()
         # The account is mutated from other threads (tests call advance()).
         self.lock = threading.Lock()
 
     def reset_counts(self) -> None:
         self.requests.clear()
         self.requests_by_product.clear()
+        self.tests_read_by_id.clear()
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -118,6 +120,7 @@ class SimulatorApp:
             product = account.products.get(test.product_id) if test else None
             if test is None or product is None or not product.active:
                 return Answer(404, {"error": "Not found"}, "exploratory_test")
+            self.tests_read_by_id.add(test.id)
             return Answer(
                 200, {"exploratory_test": self._test_record(test)}, "exploratory_test", product.id
             )

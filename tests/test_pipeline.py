@@ -1,0 +1,273 @@
+"""The asset graph end to end: simulator over loopback HTTP -> Dagster -> a real DuckDB file."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from dagster import AssetKey, DagsterInstance
+
+from testio_assets.simulator.faults import Fault
+from testio_assets.simulator.server import SimulatorServer
+from tests.pipeline_helpers import pipeline_for, query, snapshot, sync
+
+
+@pytest.fixture
+def instance() -> Iterator[DagsterInstance]:
+    with DagsterInstance.ephemeral() as inst:
+        yield inst
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "testio.duckdb"
+
+
+def truth_tests(server: SimulatorServer) -> dict[int, str]:
+    return {t.id: t.status for p in server.account.active_products() for t in p.tests}
+
+
+def truth_bugs(server: SimulatorServer) -> set[int]:
+    return {
+        b.id
+        for p in server.account.active_products()
+        for t in p.tests
+        for b in server.account.bugs_by_test[t.id]
+    }
+
+
+def truth_features(server: SimulatorServer) -> dict[int, str]:
+    return {f.id: f.title for p in server.account.active_products() for f in p.features.values()}
+
+
+def test_first_sync_stores_exactly_the_simulators_data(
+    simulator: SimulatorServer, db: Path, instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = sync(pipeline_for(simulator, db, monkeypatch), instance)
+    assert summary.failure is None, summary.failure
+    counts = simulator.account.counts()
+    assert summary.rows["products"] == counts["products"]
+    assert summary.rows["tests"] == counts["tests"]
+    assert summary.rows["bugs"] == counts["bugs"]
+    assert summary.rows["features"] == counts["features"]
+    assert summary.rows["user_stories"] == counts["user_stories"]
+    assert dict(query(db, "SELECT id, status FROM tests")) == truth_tests(simulator)
+    assert {r[0] for r in query(db, "SELECT id FROM bugs")} == truth_bugs(simulator)
+    assert dict(query(db, "SELECT id, title FROM features")) == truth_features(simulator)
+
+    # A sample of fields, typed: UTC timestamps, lists, booleans, nulls.
+    sample = next(
+        t
+        for p in simulator.account.active_products()
+        for t in p.tests
+        if t.start_at and t.end_at and t.created_by
+    )
+    row = query(
+        db,
+        "SELECT start_at, end_at, created_by, feature_ids, product_id, is_final "
+        "FROM tests WHERE id = ?",
+        [sample.id],
+    )[0]
+    assert row[0] == sample.start_at and row[1] == sample.end_at
+    assert row[2] == sample.created_by and row[3] == sample.feature_ids
+    assert row[4] == sample.product_id and row[5] == (not sample.can_change)
+    bug = next(
+        b for bugs in simulator.account.bugs_by_test.values() for b in bugs if b.steps_as_text
+    )
+    steps, author, reported = query(
+        db, "SELECT steps, author_name, reported_at FROM bugs WHERE id = ?", [bug.id]
+    )[0]
+    assert steps == bug.steps and author == bug.author and reported == bug.reported_at
+
+    # Every bug and test is tied to its product; users are derived from them.
+    assert query(
+        db,
+        "SELECT count(*) FROM bugs b JOIN tests t ON b.test_id = t.id "
+        "WHERE b.product_id <> t.product_id",
+    ) == [(0,)]
+    testers = query(db, "SELECT count(DISTINCT author_name) FROM bugs")[0][0]
+    assert (
+        query(db, "SELECT count(*) FROM users WHERE role = 'tester' AND bugs_reported > 0 ")[0][0]
+        >= testers
+    )
+    creators = {
+        t.created_by for p in simulator.account.active_products() for t in p.tests if t.created_by
+    }
+    stored_customers = {r[0] for r in query(db, "SELECT name FROM users WHERE role = 'customer'")}
+    assert creators <= stored_customers
+
+
+def test_no_credentials_are_stored(
+    simulator: SimulatorServer, db: Path, instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sync(pipeline_for(simulator, db, monkeypatch), instance)
+    raw = db.read_bytes()
+    assert b"s3cret-" not in raw and b"qa-1001" not in raw
+    columns = {r[0] for r in query(db, "SELECT column_name FROM duckdb_columns()")}
+    assert not columns & {"password", "username", "access"}
+
+
+def test_a_second_sync_without_changes_asks_only_what_can_change(
+    simulator: SimulatorServer, db: Path, instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    defs = pipeline_for(simulator, db, monkeypatch)
+    sync(defs, instance)
+    before = snapshot(db)
+    simulator.app.reset_counts()
+    summary = sync(defs, instance)
+    assert summary.failure is None
+    assert snapshot(db) == before  # no row changed
+    requests = simulator.requests
+    assert requests["features"] == requests["section_features"] == 0  # features are fresh
+    final_ids = {
+        t.id for p in simulator.account.active_products() for t in p.tests if not t.can_change
+    }
+    # No final test is read by id; pages: at most two per product (the overlap rule).
+    for product in simulator.account.active_products():
+        assert simulator.app.requests_by_product[("exploratory_tests", product.id)] <= 2
+    # Bugs: only batches of changeable tests.
+    changeable = sum(
+        1 for t in truth_tests(simulator).values() if t not in ("archived", "cancelled")
+    )
+    assert requests["bugs"] <= changeable
+    assert requests["exploratory_test"] <= changeable
+    assert not final_ids & simulator.app.tests_read_by_id  # no final test is re-read
+    assert summary.requests == sum(requests.values())
+
+
+def test_changes_upstream_are_reflected_and_nothing_else_is_touched(
+    simulator: SimulatorServer, db: Path, instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    defs = pipeline_for(simulator, db, monkeypatch, feature_ttl_seconds=1)
+    sync(defs, instance)
+    final_before = query(
+        db, "SELECT * EXCLUDE (synced_at, bugs_synced_at) FROM tests WHERE is_final ORDER BY id"
+    )
+    final_bugs_before = query(
+        db,
+        "SELECT b.* EXCLUDE (synced_at) FROM bugs b JOIN tests t "
+        "ON b.test_id = t.id WHERE t.is_final ORDER BY b.id",
+    )
+    vanished = simulator.account.active_products()[-1].id
+    simulator.advance(3)
+    simulator.remove_product(vanished)
+    time.sleep(1.1)  # let the 1 s feature TTL pass
+    summary = sync(defs, instance)
+    assert summary.failure is None, summary.failure
+
+    active = [p.id for p in simulator.account.active_products()]
+    scope = f"product_id IN ({','.join(map(str, active))})"
+    assert dict(query(db, f"SELECT id, status FROM tests WHERE {scope}")) == truth_tests(simulator)
+    assert {r[0] for r in query(db, f"SELECT id FROM bugs WHERE {scope}")} == truth_bugs(simulator)
+    assert dict(query(db, f"SELECT id, title FROM features WHERE {scope}")) == truth_features(
+        simulator
+    )
+    # Vanished products are inactive, their data kept, their partitions gone.
+    gone = [p.id for p in simulator.account.products.values() if not p.active]
+    assert vanished in gone
+    assert dict(query(db, "SELECT id, is_active FROM products")) == {
+        p.id: p.active for p in simulator.account.products.values()
+    }
+    assert query(db, "SELECT count(*) FROM tests WHERE product_id = ?", [vanished])[0][0] > 0
+    assert set(instance.get_dynamic_partitions("products")) == set(map(str, active))
+    # Final tests and their bugs were not touched.
+    assert (
+        query(
+            db,
+            "SELECT * EXCLUDE (synced_at, bugs_synced_at) FROM tests "
+            "WHERE id IN (SELECT id FROM tests WHERE is_final) AND id IN "
+            f"({','.join(str(r[0]) for r in final_before)}) ORDER BY id",
+        )
+        == final_before
+    )
+    assert (
+        query(
+            db,
+            "SELECT b.* EXCLUDE (synced_at) FROM bugs b JOIN tests t "
+            "ON b.test_id = t.id WHERE t.is_final AND b.id IN "
+            f"({','.join(str(r[0]) for r in final_bugs_before) or 0}) "
+            "ORDER BY b.id",
+        )
+        == final_bugs_before
+    )
+
+
+def test_rerunning_a_partition_is_idempotent(
+    simulator: SimulatorServer, db: Path, instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    defs = pipeline_for(simulator, db, monkeypatch)
+    sync(defs, instance)
+    product = simulator.account.active_products()[0].id
+    first = snapshot(db)
+    summary = sync(defs, instance, product)  # forced: re-reads everything for the product
+    assert summary.failure is None and summary.products == [product]
+    assert snapshot(db) == first
+    assert simulator.app.requests_by_product[("exploratory_tests", product)] >= 2
+
+
+def test_sectioned_products_have_complete_deduplicated_features(
+    simulator: SimulatorServer, db: Path, instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sync(pipeline_for(simulator, db, monkeypatch), instance)
+    sectioned = [p for p in simulator.account.active_products() if p.is_sectioned]
+    assert sectioned, "the test profile must have sectioned products"
+    for product in sectioned:
+        stored = dict(
+            query(db, "SELECT id, section_ids FROM features WHERE product_id = ?", [product.id])
+        )
+        assert stored == {fid: sorted(f.section_ids) for fid, f in product.features.items()}
+    assert (
+        query(db, "SELECT count(*), count(DISTINCT id) FROM features")[0]
+        == (sum(len(p.features) for p in simulator.account.active_products()),) * 2
+    )
+    # The product endpoint is not even asked for known-sectioned products.
+    assert all(simulator.app.requests_by_product[("features", p.id)] == 0 for p in sectioned)
+    assert query(db, "SELECT count(*) FROM features WHERE len(section_ids) > 1")[0][0] > 0
+
+
+def test_a_forbidden_product_fails_alone(
+    simulator: SimulatorServer, db: Path, instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    products = simulator.account.active_products()
+    denied = products[1].id
+    simulator.arm(
+        Fault(endpoint="exploratory_tests", status=403, product_id=denied, times=None),
+        Fault(endpoint="section_features", status=403, product_id=denied, times=None),
+        Fault(endpoint="features", status=403, product_id=denied, times=None),
+    )
+    summary = sync(pipeline_for(simulator, db, monkeypatch), instance)
+    assert summary.failed_products == [denied]
+    assert summary.failure is not None and f"product {denied}" in summary.failure
+    assert "403" in summary.failure
+    stored = {r[0] for r in query(db, "SELECT DISTINCT product_id FROM tests")}
+    assert stored == {p.id for p in products} - {denied}
+    materialized = instance.get_materialized_partitions(AssetKey("tests"))
+    assert materialized == {str(p.id) for p in products} - {str(denied)}
+
+
+def test_a_sync_of_an_unknown_product_is_refused(
+    simulator: SimulatorServer, db: Path, instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from testio_assets.headless_sync import SyncError
+
+    with pytest.raises(SyncError, match="not an active product: 999"):
+        sync(pipeline_for(simulator, db, monkeypatch), instance, 999)
+
+
+def test_more_than_150_tests_are_all_stored(
+    db: Path, instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from testio_assets.simulator.profiles import Profile
+
+    big = Profile(
+        products=2,
+        tests_per_product=(160, 170),
+        bugs_per_test=(0, 1),
+        features_per_product=(2, 3),
+        sectioned_share=0.0,
+    )
+    with SimulatorServer(big, seed=2) as server:
+        summary = sync(pipeline_for(server, db, monkeypatch), instance)
+        assert summary.rows["tests"] == server.account.counts()["tests"] > 300
