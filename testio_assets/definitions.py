@@ -6,6 +6,11 @@ from dagster import Definitions
 
 from testio_assets.assets.product_data import build_product_data_asset
 from testio_assets.assets.products import products
+from testio_assets.automation.schedules import build_refresh_schedule
+from testio_assets.automation.sensors import (
+    build_product_discovery_sensor,
+    build_stale_features_sensor,
+)
 from testio_assets.resources import build_resources
 from testio_assets.settings import Settings, load_settings
 
@@ -14,6 +19,13 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     settings = settings or load_settings()
     return Definitions(
         assets=[products, build_product_data_asset(settings.feature_ttl_seconds)],
+        sensors=[
+            build_stale_features_sensor(
+                settings.feature_ttl_seconds, settings.sensor_max_partitions
+            ),
+            build_product_discovery_sensor(),
+        ],
+        schedules=[build_refresh_schedule(settings.refresh_cron)],
         resources=build_resources(settings),
     )
 

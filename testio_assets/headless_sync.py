@@ -12,13 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from dagster import DagsterInstance, Definitions, materialize
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
 from testio_assets.assets.product_data import ALL_PRODUCT_ASSETS
-from testio_assets.automation.partitions import product_partitions
+from testio_assets.automation.partitions import (
+    contiguous_ranges,
+    product_partitions,
+    range_tags,
+    sync_partitions,
+)
 from testio_assets.store.database import DuckDBStore
 from testio_assets.store.schema import TABLES
 
@@ -49,38 +50,6 @@ class SyncSummary:
         if self.failure:
             lines.append(f"FAILED: {self.failure}")
         return "\n".join(lines)
-
-
-def sync_partitions(
-    instance: DagsterInstance, active: Sequence[str]
-) -> tuple[list[str], list[str]]:
-    """Make the `products` partitions equal to the active products; returns (added, removed)."""
-    existing = set(instance.get_dynamic_partitions(product_partitions.name))
-    wanted = list(dict.fromkeys(active))
-    added = [key for key in wanted if key not in existing]
-    removed = sorted(existing - set(wanted))
-    if added:
-        instance.add_dynamic_partitions(product_partitions.name, added)
-    for key in removed:
-        instance.delete_dynamic_partition(product_partitions.name, key)
-    return added, removed
-
-
-def contiguous_ranges(ordered: Sequence[str], chosen: set[str]) -> list[tuple[str, str]]:
-    """Split `chosen` keys into (first, last) runs that are contiguous in `ordered`."""
-    ranges: list[tuple[str, str]] = []
-    start: str | None = None
-    previous: str | None = None
-    for key in ordered:
-        if key in chosen:
-            start = start or key
-            previous = key
-        elif start is not None and previous is not None:
-            ranges.append((start, previous))
-            start = None
-    if start is not None and previous is not None:
-        ranges.append((start, previous))
-    return ranges
 
 
 def active_product_ids(store: DuckDBStore) -> list[str]:
@@ -158,8 +127,7 @@ def run_sync(
                 "ops": {"product_data": {"config": {"skip_fresh_features": not product_ids}}}
             },
             tags={
-                ASSET_PARTITION_RANGE_START_TAG: first,
-                ASSET_PARTITION_RANGE_END_TAG: last,
+                **range_tags(first, last),
                 "testio/trigger": "cli-sync",
             },
         )

@@ -21,6 +21,8 @@ DEFAULT_HTTP_TIMEOUT_SECONDS = 30.0
 DEFAULT_RETRY_BUDGET_SECONDS = 120.0
 DEFAULT_PAGE_SIZE = 25
 DEFAULT_BUG_BATCH_SIZE = 15
+DEFAULT_REFRESH_CRON = "*/15 * * * *"
+DEFAULT_SENSOR_MAX_PARTITIONS = 50
 
 
 class SettingsError(ValueError):
@@ -42,6 +44,8 @@ class Settings:
     bug_batch_size: int = DEFAULT_BUG_BATCH_SIZE
     simulator_profile: str = "demo"
     simulator_seed: int = 7
+    refresh_cron: str = DEFAULT_REFRESH_CRON
+    sensor_max_partitions: int = DEFAULT_SENSOR_MAX_PARTITIONS
 
     @property
     def uses_simulator(self) -> bool:
@@ -95,6 +99,14 @@ def validate_duckdb_path(value: str, name: str = "TESTIO_DUCKDB_PATH") -> str:
     return value
 
 
+def validate_cron(value: str, name: str = "TESTIO_REFRESH_CRON") -> str:
+    from dagster._utils.schedules import is_valid_cron_string
+
+    if not is_valid_cron_string(value):
+        raise SettingsError(f"{name}={value!r} is not a cron expression (e.g. '*/15 * * * *')")
+    return value
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate every setting from `env` (default: the process environment)."""
     env = os.environ if env is None else env
@@ -126,4 +138,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         bug_batch_size=_int(env, "TESTIO_BUG_BATCH_SIZE", DEFAULT_BUG_BATCH_SIZE, 1, 200),
         simulator_profile=profile,
         simulator_seed=_int(env, "TESTIO_SIMULATOR_SEED", 7, 0, 2**31),
+        refresh_cron=validate_cron(
+            env.get("TESTIO_REFRESH_CRON", "").strip() or DEFAULT_REFRESH_CRON
+        ),
+        sensor_max_partitions=_int(
+            env, "TESTIO_SENSOR_MAX_PARTITIONS", DEFAULT_SENSOR_MAX_PARTITIONS, 1, 100_000
+        ),
     )

@@ -55,6 +55,7 @@ class PartitionOutcome:
     reports: dict[tuple[str, int], StepReport] = field(default_factory=dict)
     failures: dict[tuple[str, int], str] = field(default_factory=dict)
     fresh_features: list[int] = field(default_factory=list)
+    inactive: list[int] = field(default_factory=list)
 
     @property
     def failed_products(self) -> list[int]:
@@ -78,6 +79,13 @@ async def sync_product_partitions(
         TokenRefusedError: at the first 401; every other product's work is cancelled.
     """
     outcome = PartitionOutcome()
+    # Products the catalogue marked inactive (vanished upstream) are skipped, not failed:
+    # their partition may still be in a run planned before the catalogue was refreshed.
+    inactive = await asyncio.to_thread(inactive_products, store)
+    outcome.inactive = sorted(set(product_ids) & inactive)
+    if outcome.inactive:
+        log.warning("skipping product(s) no longer in the account: %s", outcome.inactive)
+        product_ids = [pid for pid in product_ids if pid not in inactive]
 
     async def attempt(name: str, pid: int, work: Callable[[], Awaitable[StepReport]]) -> bool:
         try:
@@ -142,6 +150,12 @@ class ProductDataConfig(Config):
             "features from the UI always re-reads them."
         ),
     )
+
+
+def inactive_products(store: DuckDBStore) -> set[int]:
+    with store.connect() as conn:
+        rows = conn.execute("SELECT id FROM products WHERE NOT is_active").fetchall()
+    return {int(row[0]) for row in rows}
 
 
 def _spec(

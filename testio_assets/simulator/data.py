@@ -335,6 +335,12 @@ class SimulatedAccount:
         if len(product.features) > 2 and rng.random() < 0.15:
             del product.features[rng.choice(list(product.features))]
 
+    def add_product(self) -> SimProduct:
+        """Make a new product appear (with history: tests of all ages, mostly final)."""
+        return self._new_product(
+            random.Random(f"{self.seed}-new-{len(self.products)}"), initial=True
+        )
+
     def remove_product(self, product_id: int) -> None:
         """Make a product vanish from `/products` (its endpoints then answer 404)."""
         self.products[product_id].active = False

@@ -75,6 +75,10 @@ class SimulatorServer:
         with self.app.lock:
             self.account.advance(steps)
 
+    def add_product(self) -> int:
+        with self.app.lock:
+            return self.account.add_product().id
+
     def remove_product(self, product_id: int) -> None:
         with self.app.lock:
             self.account.remove_product(product_id)

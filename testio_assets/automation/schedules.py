@@ -1,0 +1,48 @@
+"""The schedule that refreshes tests and bugs (and what derives from them)."""
+
+from __future__ import annotations
+
+from dagster import (
+    AssetKey,
+    AssetSelection,
+    DefaultScheduleStatus,
+    RunRequest,
+    ScheduleDefinition,
+    ScheduleEvaluationContext,
+    schedule,
+)
+
+from testio_assets.automation.partitions import product_partitions, range_tags
+
+REFRESHED = [AssetKey(name) for name in ("products", "tests", "bugs", "users")]
+
+
+def refresh_request(partition_keys: list[str], run_key: str) -> RunRequest:
+    """One run: the catalogue, then tests, bugs and users over every product partition."""
+    tags = {"testio/trigger": "refresh_tests_and_bugs"}
+    if not partition_keys:
+        return RunRequest(run_key=run_key, asset_selection=[AssetKey("products")], tags=tags)
+    return RunRequest(
+        run_key=run_key,
+        asset_selection=REFRESHED,
+        tags={**tags, **range_tags(partition_keys[0], partition_keys[-1])},
+    )
+
+
+def build_refresh_schedule(cron: str = "*/15 * * * *") -> ScheduleDefinition:
+    @schedule(
+        name="refresh_tests_and_bugs",
+        cron_schedule=cron,
+        target=AssetSelection.assets(*REFRESHED),
+        default_status=DefaultScheduleStatus.RUNNING,
+        description=(
+            "Refreshes `products`, then `tests`, `bugs` and `users` for every active product in "
+            "one multi-partition run. Only tests that can still change are re-read; final "
+            f"tests cost nothing. Cron: `{cron}` (TESTIO_REFRESH_CRON)."
+        ),
+    )
+    def refresh_tests_and_bugs(context: ScheduleEvaluationContext) -> RunRequest:
+        keys = context.instance.get_dynamic_partitions(product_partitions.name)
+        return refresh_request(keys, run_key=f"refresh:{context.scheduled_execution_time}")
+
+    return refresh_tests_and_bugs

@@ -1,0 +1,117 @@
+"""product_discovery_sensor and the refresh_tests_and_bugs schedule, on a real instance."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from dagster import (
+    AssetKey,
+    DagsterInstance,
+    SensorResult,
+    SkipReason,
+    build_schedule_context,
+    build_sensor_context,
+    instance_for_test,
+    materialize,
+)
+
+from testio_assets.automation.partitions import sync_partitions
+from testio_assets.automation.schedules import build_refresh_schedule
+from testio_assets.automation.sensors import build_product_discovery_sensor
+from testio_assets.simulator.server import SimulatorServer
+from tests.conftest import client_for
+from tests.pipeline_helpers import pipeline_for, query, sync
+
+
+@pytest.fixture
+def instance() -> Iterator[DagsterInstance]:
+    # Schedules need a persistent instance (a temporary DAGSTER_HOME).
+    with instance_for_test() as inst:
+        yield inst
+
+
+def test_discovery_adds_new_and_drops_vanished_products(
+    simulator: SimulatorServer, instance: DagsterInstance
+) -> None:
+    known = [str(p.id) for p in simulator.account.active_products()]
+    sync_partitions(instance, known)
+    vanished = known[1]
+    simulator.remove_product(int(vanished))
+    new_id = simulator.add_product()
+    sensor = build_product_discovery_sensor()
+    context = build_sensor_context(instance=instance, resources={"testio": client_for(simulator)})
+    result = sensor(context)
+    assert isinstance(result, SensorResult)
+    kinds = {
+        type(r).__name__: list(r.partition_keys) for r in result.dynamic_partitions_requests or []
+    }
+    assert kinds == {
+        "AddDynamicPartitionsRequest": [str(new_id)],
+        "DeleteDynamicPartitionsRequest": [vanished],
+    }
+    runs = list(result.run_requests or [])
+    # The catalogue is refreshed (marks the vanished product inactive) ...
+    assert runs[0].asset_selection == [AssetKey("products")]
+    # ... and the new product gets a first materialization of every per-product asset.
+    assert runs[1].partition_key == str(new_id)
+    assert {k.path[-1] for k in runs[1].asset_selection} == {"tests", "bugs", "features", "users"}
+    # Applying the requests, as the daemon does, leaves nothing more to do.
+    sync_partitions(instance, [k for k in known if k != vanished] + [str(new_id)])
+    assert isinstance(sensor(context), SkipReason)
+
+
+def test_the_schedule_refreshes_every_partition_in_one_run(
+    simulator: SimulatorServer,
+    tmp_path: Path,
+    instance: DagsterInstance,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    db = tmp_path / "testio.duckdb"
+    defs = pipeline_for(simulator, db, monkeypatch)
+    sync(defs, instance)
+    keys = instance.get_dynamic_partitions("products")
+    schedule = build_refresh_schedule()
+    request = schedule(
+        build_schedule_context(
+            instance=instance, scheduled_execution_time=datetime(2026, 1, 1, tzinfo=UTC)
+        )
+    )
+    assert request.partition_key is None  # a multi-partition run, addressed by its range:
+    assert request.tags["dagster/asset_partition_range_start"] == keys[0]
+    assert request.tags["dagster/asset_partition_range_end"] == keys[-1]
+    assert {k.path[-1] for k in request.asset_selection} == {"products", "tests", "bugs", "users"}
+
+    # Run what the schedule asked for, after time moved on upstream.
+    simulator.advance(2)
+    simulator.app.reset_counts()
+    result = materialize(
+        list(defs.assets or []),
+        instance=instance,
+        resources=defs.resources,
+        selection=request.asset_selection,
+        tags=request.tags,
+    )
+    assert result.success
+    assert simulator.requests["features"] == simulator.requests["section_features"] == 0
+    active = {p.id for p in simulator.account.active_products()}
+    truth = {
+        t.id: t.status
+        for p in simulator.account.products.values()
+        if p.id in active and str(p.id) in keys
+        for t in p.tests
+    }
+    stored = dict(
+        query(
+            db,
+            "SELECT id, status FROM tests WHERE product_id IN "
+            f"({','.join(k for k in keys if int(k) in active)})",
+        )
+    )
+    assert stored == truth
+    tests_events = [
+        e for e in result.get_asset_materialization_events() if e.asset_key == AssetKey("tests")
+    ]
+    assert {e.partition for e in tests_events} <= set(keys)

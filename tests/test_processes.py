@@ -1,0 +1,206 @@
+"""Whole processes: overlapping runs on one DuckDB file, the sensor preview CLI, dagster dev."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import httpx
+import pytest
+
+from testio_assets.simulator.server import SimulatorServer
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+pytestmark = pytest.mark.slow
+
+
+def env_for(tmp_path: Path, home: str = "home", **extra: str) -> dict[str, str]:
+    """A process environment with its own DAGSTER_HOME and the project's instance settings."""
+    dagster_home = tmp_path / home
+    dagster_home.mkdir(exist_ok=True)
+    shutil.copy(ROOT / "dagster_home" / "dagster.yaml", dagster_home / "dagster.yaml")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("TESTIO_") and k != "FEATURE_CACHE_TTL_SECONDS"
+    }
+    env.update(DAGSTER_HOME=str(dagster_home), TESTIO_DUCKDB_PATH=str(tmp_path / "testio.duckdb"))
+    env.update(extra)
+    return env
+
+
+def read_db(path: Path, sql: str, timeout: float = 60) -> list[tuple]:
+    """Read while other processes may hold the file: wait for the lock like the pipeline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with duckdb.connect(str(path), read_only=True) as conn:
+                return conn.execute(sql).fetchall()
+        except duckdb.IOException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def test_three_overlapping_runs_share_one_duckdb_file(tmp_path: Path) -> None:
+    with SimulatorServer("small", seed=4, latency_ms=3) as server:
+        products = [p.id for p in server.account.active_products()]
+        commands = [
+            ["sync"],
+            ["sync", "--product", str(products[0])],
+            ["sync", "--product", str(products[1]), "--product", str(products[2])],
+        ]
+        processes = []
+        for index, args in enumerate(commands):
+            env = env_for(
+                tmp_path,
+                f"home{index}",
+                TESTIO_API_TOKEN=server.token,
+                TESTIO_BASE_URL=server.base_url,
+            )
+            processes.append(
+                subprocess.Popen(
+                    [str(BIN / "testio-assets"), *args],
+                    env=env,
+                    cwd=tmp_path,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
+        outputs = [p.communicate(timeout=300) for p in processes]
+        truth = server.account.counts()
+    for process, (out, err) in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, f"{out}\n{err[-3000:]}"
+        assert "Could not set lock" not in err and "lock" not in out.lower()
+    db = tmp_path / "testio.duckdb"
+    assert read_db(db, "SELECT count(*) FROM tests")[0][0] == truth["tests"]
+    assert read_db(db, "SELECT count(*) FROM bugs")[0][0] == truth["bugs"]
+    assert read_db(db, "SELECT count(*) FROM features")[0][0] == truth["features"]
+
+
+def test_sensor_preview_requests_stale_and_skips_fresh_products(tmp_path: Path) -> None:
+    env = env_for(tmp_path)
+    sync = subprocess.run(
+        [str(BIN / "testio-assets"), "sync"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert sync.returncode == 0, sync.stderr[-3000:]
+    preview = [
+        str(BIN / "dagster"),
+        "sensor",
+        "preview",
+        "stale_features_sensor",
+        "-w",
+        str(ROOT / "workspace.yaml"),
+    ]
+    fresh = subprocess.run(preview, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert "0 stale, 0 requested, 5 fresh" in fresh.stdout + fresh.stderr
+    time.sleep(2)
+    stale = subprocess.run(
+        preview,
+        env={**env, "FEATURE_CACHE_TTL_SECONDS": "1"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = stale.stdout + stale.stderr
+    assert "5 stale, 5 requested" in output
+    assert "requested: 1001, 1002, 1003, 1004, 1005" in output
+    assert "Sensor returning run requests" in output
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_dagster_dev_ticks_sensors_fills_tables_and_stops_cleanly(tmp_path: Path) -> None:
+    port = free_port()
+    env = env_for(tmp_path)
+    log = (tmp_path / "dagster-dev.log").open("w")
+    process = subprocess.Popen(
+        [
+            str(BIN / "dagster"),
+            "dev",
+            "-w",
+            str(ROOT / "workspace.yaml"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    db = tmp_path / "testio.duckdb"
+    try:
+        deadline = time.monotonic() + 240
+        answered = filled = False
+        while time.monotonic() < deadline and not (answered and filled):
+            time.sleep(2)
+            assert process.poll() is None, (tmp_path / "dagster-dev.log").read_text()[-3000:]
+            if not answered:
+                try:
+                    answered = (
+                        httpx.get(f"http://127.0.0.1:{port}/server_info", timeout=2).status_code
+                        == 200
+                    )
+                except httpx.HTTPError:
+                    pass
+            if db.exists() and not filled:
+                try:
+                    filled = read_db(
+                        db,
+                        "SELECT (SELECT count(*) FROM tests) > 0 AND "
+                        "(SELECT count(*) FROM features) > 0",
+                        timeout=5,
+                    )[0][0]
+                except (duckdb.Error, IndexError):
+                    pass
+        log_text = (tmp_path / "dagster-dev.log").read_text()
+        assert answered, log_text[-3000:]
+        assert filled, log_text[-3000:]
+        ticks = subprocess.run(
+            [
+                str(BIN / "python"),
+                "-c",
+                "from dagster import DagsterInstance\n"
+                "i = DagsterInstance.get()\n"
+                "for t in i.all_instigator_state():\n"
+                "    print(t.name, len(i.get_ticks(t.instigator_origin_id, t.selector_id)))",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        ticked = dict(line.split() for line in ticks.stdout.splitlines() if line.strip())
+        assert int(ticked.get("product_discovery_sensor", 0)) >= 1, ticks.stdout + ticks.stderr
+        assert int(ticked.get("stale_features_sensor", 0)) >= 1, ticks.stdout + ticks.stderr
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            code = process.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            raise
+        log.close()
+    assert code in (0, -signal.SIGINT, 130), (tmp_path / "dagster-dev.log").read_text()[-3000:]
