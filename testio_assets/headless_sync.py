@@ -20,7 +20,7 @@ from testio_assets.automation.partitions import (
     range_tags,
     sync_partitions,
 )
-from testio_assets.store.database import DuckDBStore
+from testio_assets.store.database import DuckDBStore, lock_waits
 from testio_assets.store.schema import TABLES
 
 
@@ -39,6 +39,8 @@ class SyncSummary:
     seconds: float = 0.0
     rows: dict[str, int] = field(default_factory=dict)
     run_ids: list[str] = field(default_factory=list)
+    lock_waits: int = 0
+    lock_wait_seconds: float = 0.0
 
     def render(self) -> str:
         lines = [
@@ -47,6 +49,11 @@ class SyncSummary:
             f"with {self.requests} API request(s)"
         ]
         lines += [f"  {table:<13}{count:>10,} rows" for table, count in self.rows.items()]
+        if self.lock_waits:
+            lines.append(
+                f"  waited {self.lock_waits} time(s), {self.lock_wait_seconds:.1f} s in "
+                "all, for another process to release the database"
+            )
         if self.failure:
             lines.append(f"FAILED: {self.failure}")
         return "\n".join(lines)
@@ -145,6 +152,7 @@ def run_sync(
         summary.failure = "\n".join(failures)
         summary.failed_products = sorted(set(summary.failed_products))
     summary.rows = table_counts(store)
+    summary.lock_waits, summary.lock_wait_seconds = lock_waits.count, lock_waits.seconds
     summary.seconds = time.monotonic() - started
     return summary
 

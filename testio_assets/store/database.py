@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -25,8 +27,21 @@ from testio_assets.store.sql import run
 log = logging.getLogger("testio_assets.store")
 
 _migrated: set[str] = set()
-# One writer at a time inside this process; across processes the file lock decides.
-_process_write_lock = threading.Lock()
+# One connection at a time inside this process; across processes the file lock decides.
+# Concurrent opens and closes of the same file from several threads share one DuckDB
+# instance and have been seen to leave a connection without its Python table scans.
+_process_lock = threading.RLock()
+
+
+@dataclass
+class LockWaits:
+    """How often, and how long, this process waited for another process's file lock."""
+
+    count: int = 0
+    seconds: float = 0.0
+
+
+lock_waits = LockWaits()
 
 
 class StoreError(RuntimeError):
@@ -49,16 +64,17 @@ class DuckDBStore(ConfigurableResource):
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """Open the file (waiting out another process's lock), yield, close."""
-        conn = self._open()
-        try:
-            yield conn
-        finally:
-            conn.close()
+        with _process_lock:
+            conn = self._open()
+            try:
+                yield conn
+            finally:
+                conn.close()
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """One write transaction: committed when the block ends, rolled back on error."""
-        with _process_write_lock, self.connect() as conn:
+        with self.connect() as conn:
             run(conn, "BEGIN TRANSACTION")
             try:
                 yield conn
@@ -81,8 +97,19 @@ class DuckDBStore(ConfigurableResource):
             stop=stop_after_delay(self.lock_timeout_seconds),
             reraise=True,
         )
+        started = time.monotonic()
         try:
             conn = retrying(duckdb.connect, str(path))
+            attempts = retrying.statistics.get("attempt_number", 1)
+            if attempts > 1:
+                lock_waits.count += 1
+                lock_waits.seconds += time.monotonic() - started
+                log.info(
+                    "waited %.2f s (%d attempts) for another process's lock on %s",
+                    time.monotonic() - started,
+                    attempts,
+                    self.path,
+                )
         except duckdb.Error as exc:
             if _is_lock_conflict(exc):
                 raise StoreError(
