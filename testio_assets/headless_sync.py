@@ -174,5 +174,8 @@ def _failure(result: object) -> tuple[str | None, list[int]]:
             if user is not None and user.description:
                 failed = user.metadata.get("failed_products")
                 return user.description, list(failed.value) if failed is not None else []
-            return (data.error.message.strip() if data.error else None), []
+            error = data.error
+            while error is not None and error.cause is not None:
+                error = error.cause  # the framework's wrapper says less than the cause
+            return (error.message.strip() if error else None), []
     return None, []

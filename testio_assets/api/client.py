@@ -124,7 +124,7 @@ class ApiSession:
         params: dict[str, Any] | None = None,
         *,
         product_id: int | None = None,
-        max_attempts: int | None = None,
+        server_error_attempts: int | None = None,
     ) -> dict[str, Any]:
         """GET `path` with retries; returns the decoded JSON object.
 
@@ -137,7 +137,7 @@ class ApiSession:
         endpoint = path if not params else f"{path}?{httpx.QueryParams(params)}"
 
         def stop(state: RetryCallState) -> bool:
-            return self._retry.should_stop(state, max_attempts)
+            return self._retry.should_stop(state, server_error_attempts)
 
         def count_retry(state: RetryCallState) -> None:
             self.stats.retries += 1
@@ -253,7 +253,7 @@ class ApiSession:
             path,
             {"page": page, "per_page": per_page},
             product_id=product_id,
-            max_attempts=self._page_attempts,
+            server_error_attempts=self._page_attempts,
         )
         self.stats.pages += 1
         return self._parse_list(

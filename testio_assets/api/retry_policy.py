@@ -71,14 +71,22 @@ class RetryPolicy:
         )
         return max(backoff(state), self.min_wait)
 
-    def should_stop(self, state: RetryCallState, max_attempts: int | None = None) -> bool:
+    def should_stop(self, state: RetryCallState, server_error_attempts: int | None = None) -> bool:
+        """Stop at the time budget; 429 is bounded by time only; a 5xx may have its own
+        (smaller) attempt limit, used for pages that are split when they keep failing."""
         upcoming = state.upcoming_sleep or 0.0
         if state.seconds_since_start + upcoming > self.budget_seconds:
             return True
         failure = _failure(state)
         if failure is not None and failure.status_code == 429:
             return False
-        return state.attempt_number >= (max_attempts or self.max_attempts)
+        if (
+            server_error_attempts is not None
+            and failure is not None
+            and (failure.status_code or 0) >= 500
+        ):
+            return state.attempt_number >= server_error_attempts
+        return state.attempt_number >= self.max_attempts
 
 
 def _failure(state: RetryCallState) -> RetryableFailure | None:

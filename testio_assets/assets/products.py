@@ -5,9 +5,10 @@ import asyncio
 import time
 from datetime import UTC, datetime
 
-from dagster import AssetExecutionContext, MaterializeResult, asset
+from dagster import AssetExecutionContext, Failure, MaterializeResult, asset
 
 from testio_assets.api.client import TestIOClient
+from testio_assets.api.errors import TokenRefusedError
 from testio_assets.assets.columns import column_schema
 from testio_assets.assets.report import StepReport
 from testio_assets.store.database import DuckDBStore
@@ -59,7 +60,10 @@ their data. Each active product is one partition of the per-product assets.""",
 def products(
     context: AssetExecutionContext, testio: TestIOClient, store: DuckDBStore
 ) -> MaterializeResult:
-    report = asyncio.run(fetch_and_store_products(testio, store, datetime.now(UTC)))
+    try:
+        report = asyncio.run(fetch_and_store_products(testio, store, datetime.now(UTC)))
+    except TokenRefusedError as refused:
+        raise Failure(description=str(refused), allow_retries=False) from None
     context.log.info(
         "products: %d active, %d created, %d updated (incl. deactivated)",
         report.extra["products_active"],

@@ -226,7 +226,10 @@ class SimulatorApp:
         else:
             page = max(1, _int(query.get("page"), 1))
             per_page = max(1, _int(query.get("per_page"), DEFAULT_PER_PAGE))
-            chosen = newest_first[(page - 1) * per_page : page * per_page]
+            first = (page - 1) * per_page
+            if self.faults.shift_pages and page > 1:
+                first -= 1
+            chosen = newest_first[first : first + per_page]
         if any(t.id in self.faults.poisoned_test_ids for t in chosen):
             return Answer(500, {"error": "Internal Server Error"}, label, product.id, page)
         return Answer(
@@ -242,6 +245,30 @@ class SimulatorApp:
         if test.id in self.faults.malformed_test_ids:
             record["id"] = f"broken-{test.id}"
             record["start_at"] = "the day after tomorrow"
+        if test.id in self.faults.drifted_test_ids:
+            for key in (
+                "goal",
+                "instructions",
+                "out_of_scope",
+                "features",
+                "test_environment",
+                "requirements",
+                "review_status",
+            ):
+                record.pop(key, None)
+            for key in (
+                "title",
+                "testing_type",
+                "created_by",
+                "submitted_by",
+                "section",
+                "start_at",
+                "end_at",
+                "product",
+            ):
+                record[key] = None
+            record["status"] = "paused_by_customer"
+            record["ai_summary"] = {"model": "v9", "text": "a field nobody announced"}
         return record
 
     def _bugs(self, query: dict[str, str]) -> Answer:

@@ -58,6 +58,12 @@ class FaultPlan:
     faults: list[Fault] = field(default_factory=list)
     poisoned_test_ids: set[int] = field(default_factory=set)
     malformed_test_ids: set[int] = field(default_factory=set)
+    # Schema drift: these tests come with extra fields, optional fields missing or null,
+    # and a status the API never documented.
+    drifted_test_ids: set[int] = field(default_factory=set)
+    # Pages after the first start one record early, as when a test is created while a
+    # client pages: the last test of page 1 shows up again at the top of page 2.
+    shift_pages: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, *faults: Fault) -> None:
@@ -69,6 +75,8 @@ class FaultPlan:
             self.faults.clear()
             self.poisoned_test_ids.clear()
             self.malformed_test_ids.clear()
+            self.drifted_test_ids.clear()
+            self.shift_pages = False
 
     def take(self, endpoint: str, product_id: int | None, page: int | None) -> Fault | None:
         """The first armed fault matching this request, consuming one of its `times`."""
@@ -85,6 +93,8 @@ class FaultPlan:
             "faults": [asdict(f) for f in self.faults],
             "poisoned_test_ids": sorted(self.poisoned_test_ids),
             "malformed_test_ids": sorted(self.malformed_test_ids),
+            "drifted_test_ids": sorted(self.drifted_test_ids),
+            "shift_pages": self.shift_pages,
         }
 
     def load_json(self, data: dict[str, Any]) -> None:
@@ -93,3 +103,5 @@ class FaultPlan:
             self.faults.extend(Fault(**item) for item in data.get("faults", []))
             self.poisoned_test_ids.update(int(i) for i in data.get("poisoned_test_ids", []))
             self.malformed_test_ids.update(int(i) for i in data.get("malformed_test_ids", []))
+            self.drifted_test_ids.update(int(i) for i in data.get("drifted_test_ids", []))
+            self.shift_pages = bool(data.get("shift_pages", self.shift_pages))

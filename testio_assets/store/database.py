@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,7 +69,10 @@ class DuckDBStore(ConfigurableResource):
             try:
                 yield conn
             finally:
-                conn.close()
+                try:
+                    conn.close()
+                except duckdb.Error as exc:  # e.g. a checkpoint on a full disk; the WAL keeps it
+                    log.warning("closing DuckDB file %s: %s", self.path, exc)
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -78,10 +81,15 @@ class DuckDBStore(ConfigurableResource):
             run(conn, "BEGIN TRANSACTION")
             try:
                 yield conn
-            except BaseException:
-                run(conn, "ROLLBACK")
+                run(conn, "COMMIT")
+            except BaseException as exc:
+                with suppress(duckdb.Error):
+                    run(conn, "ROLLBACK")
+                if isinstance(exc, duckdb.IOException):
+                    # A full disk or a file gone read-only: say which file; the previous
+                    # rows are intact because the transaction never committed.
+                    raise StoreError(f"writing to DuckDB file {self.path} failed: {exc}") from None
                 raise
-            run(conn, "COMMIT")
 
     def _open(self) -> duckdb.DuckDBPyConnection:
         path = Path(self.path)

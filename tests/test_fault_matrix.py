@@ -1,0 +1,600 @@
+"""The fault matrix: what the pipeline survives, with nothing lost and nothing leaked.
+
+Every test runs the real pipeline (Dagster execution, the HTTP client, DuckDB) against the
+simulator over loopback, on a real DuckDB file, and asserts what was stored and what was
+reported.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from email.utils import formatdate
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
+
+from testio_assets.settings import SettingsError, load_settings
+from testio_assets.simulator.faults import Fault
+from testio_assets.simulator.profiles import Profile
+from testio_assets.simulator.server import SimulatorServer
+from tests.pipeline_helpers import pipeline_for, query, snapshot, sync
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+ONE_PRODUCT = Profile(
+    products=1,
+    tests_per_product=(60, 60),
+    bugs_per_test=(1, 2),
+    features_per_product=(3, 5),
+    sectioned_share=0.0,
+)
+
+
+@pytest.fixture
+def instance() -> Iterator[DagsterInstance]:
+    with DagsterInstance.ephemeral() as inst:
+        yield inst
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "testio.duckdb"
+
+
+@pytest.fixture
+def one_product() -> Iterator[SimulatorServer]:
+    with SimulatorServer(ONE_PRODUCT, seed=9) as server:
+        yield server
+
+
+def stored_test_ids(db: Path) -> set[int]:
+    return {row[0] for row in query(db, "SELECT id FROM tests")}
+
+
+def all_test_ids(server: SimulatorServer) -> set[int]:
+    return {t.id for p in server.account.active_products() for t in p.tests}
+
+
+def latest_metadata(instance: DagsterInstance, asset: str, partition: str) -> dict[str, Any]:
+    records = instance.fetch_materializations(
+        AssetRecordsFilter(AssetKey(asset), asset_partitions=[partition]), limit=1
+    ).records
+    assert records, f"no materialization of {asset}[{partition}]"
+    materialization = records[0].asset_materialization
+    assert materialization is not None
+    return {k: v.value for k, v in materialization.metadata.items()}
+
+
+# -- rate limits -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("retry_after", ["1", "http-date", "0"])
+def test_a_429_storm_with_retry_after_in_seconds_as_a_date_or_zero_loses_nothing(
+    simulator: SimulatorServer,
+    db: Path,
+    instance: DagsterInstance,
+    monkeypatch: pytest.MonkeyPatch,
+    retry_after: str,
+) -> None:
+    value = formatdate(time.time() + 1, usegmt=True) if retry_after == "http-date" else retry_after
+    simulator.arm(
+        Fault(endpoint="exploratory_tests", status=429, retry_after=value, times=6),
+        Fault(endpoint="bugs", status=429, retry_after=value, times=4),
+    )
+    summary = sync(pipeline_for(simulator, db, monkeypatch), instance)
+    assert summary.failure is None
+    assert stored_test_ids(db) == all_test_ids(simulator)
+    assert query(db, "SELECT count(*) FROM bugs")[0][0] == simulator.account.counts()["bugs"]
+
+
+def test_a_429_that_never_ends_fails_its_partition_at_the_time_cap(
+    simulator: SimulatorServer, db: Path, instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    victim = simulator.account.active_products()[0].id
+    simulator.arm(
+        Fault(
+            endpoint="exploratory_tests", status=429, retry_after="1", times=None, product_id=victim
+        )
+    )
+    started = time.monotonic()
+    summary = sync(pipeline_for(simulator, db, monkeypatch, retry_budget_seconds=3.0), instance)
+    assert time.monotonic() - started < 30
+    assert summary.failed_products == [victim]
+    assert summary.failure is not None
+    assert f"product {victim} tests" in summary.failure and "429" in summary.failure
+    assert "retry budget" in summary.failure
+    others = all_test_ids(simulator) - {t.id for t in simulator.account.products[victim].tests}
+    assert stored_test_ids(db) == others
+
+
+# -- broken pages and bodies -------------------------------------------------------------
+
+
+def test_a_500_page_is_split_and_the_poisoned_test_skipped_and_reported(
+    one_product: SimulatorServer,
+    db: Path,
+    instance: DagsterInstance,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    product = one_product.account.active_products()[0]
+    poisoned = product.tests[-30].id  # on page 2 of the newest-first listing
+    one_product.faults.poisoned_test_ids.add(poisoned)
+    summary = sync(pipeline_for(one_product, db, monkeypatch), instance)
+    assert summary.failure is None
+    assert stored_test_ids(db) == all_test_ids(one_product) - {poisoned}
+    meta = latest_metadata(instance, "tests", str(product.id))
+    assert meta["records_skipped"] == 1
+    assert "always fails" in meta["skipped_records"]
+
+
+def test_a_malformed_record_is_skipped_and_reported(
+    one_product: SimulatorServer,
+    db: Path,
+    instance: DagsterInstance,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    product = one_product.account.active_products()[0]
+    broken = product.tests[5].id
+    one_product.faults.malformed_test_ids.add(broken)
+    sync(pipeline_for(one_product, db, monkeypatch), instance)
+    assert stored_test_ids(db) == all_test_ids(one_product) - {broken}
+    meta = latest_metadata(instance, "tests", str(product.id))
+    assert meta["records_skipped"] == 1 and f"broken-{broken}" in meta["skipped_records"]
+
+
+def test_timeouts_are_retried_and_nothing_is_lost(
+    one_product: SimulatorServer,
+    db: Path,
+    instance: DagsterInstance,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    one_product.arm(
+        Fault(endpoint="exploratory_tests", status=200, delay_seconds=3, times=2),
+        Fault(endpoint="bugs", status=200, delay_seconds=3, times=1),
+    )
+    summary = sync(pipeline_for(one_product, db, monkeypatch, http_timeout_seconds=0.5), instance)
+    assert summary.failure is None
+    assert stored_test_ids(db) == all_test_ids(one_product)
+    assert query(db, "SELECT count(*) FROM bugs")[0][0] == one_product.account.counts()["bugs"]
+
+
+def test_dropped_connections_and_truncated_bodies_are_retried(
+    one_product: SimulatorServer,
+    db: Path,
+    instance: DagsterInstance,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    one_product.arm(
+        Fault(endpoint="exploratory_tests", truncate=True, times=2),
+        Fault(endpoint="bugs", truncate=True, times=1),
+        Fault(endpoint="features", truncate=True, times=1),
+    )
+    summary = sync(pipeline_for(one_product, db, monkeypatch), instance)
+    assert summary.failure is None
+    assert stored_test_ids(db) == all_test_ids(one_product)
+    assert (
+        query(db, "SELECT count(*) FROM features")[0][0] == one_product.account.counts()["features"]
+    )
+
+
+@pytest.mark.parametrize(
+    "body,content_type",
+    [
+        ("<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html"),
+        ('{"exploratory_tests": [{"id": 1, ', "application/json"),
+        ("", "application/json"),
+    ],
+)
+def test_non_json_bodies_and_html_pages_with_status_200_are_retried(
+    one_product: SimulatorServer,
+    db: Path,
+    instance: DagsterInstance,
+    monkeypatch: pytest.MonkeyPatch,
+    body: str,
+    content_type: str,
+) -> None:
+    one_product.arm(
+        Fault(
+            endpoint="exploratory_tests", status=200, body=body, content_type=content_type, times=2
+        )
+    )
+    summary = sync(pipeline_for(one_product, db, monkeypatch), instance)
+    assert summary.failure is None
+    assert stored_test_ids(db) == all_test_ids(one_product)
+
+
+# -- schema drift -----------------------------------------------------------------------
+
+
+def test_schema_drift_extra_missing_null_fields_and_unknown_statuses_are_absorbed(
+    one_product: SimulatorServer,
+    db: Path,
+    instance: DagsterInstance,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    product = one_product.account.active_products()[0]
+    drifted = {t.id for t in product.tests[::7]}
+    one_product.faults.drifted_test_ids.update(drifted)
+    summary = sync(pipeline_for(one_product, db, monkeypatch), instance)
+    assert summary.failure is None
+    assert stored_test_ids(db) == all_test_ids(one_product)
+    rows = query(
+        db,
+        "SELECT status, title, start_at, feature_ids, is_final FROM tests "
+        f"WHERE id IN ({','.join(map(str, drifted))})",
+    )
+    assert {r[0] for r in rows} == {"paused_by_customer"}  # kept as text
+    assert all(r[1] is None and r[2] is None and r[3] == [] for r in rows)
+    assert not any(r[4] for r in rows)  # an unknown status counts as changeable
+    # ... so the next sync reads them again: on the two newest pages or by id.
+    one_product.app.reset_counts()
+    sync(pipeline_for(one_product, db, monkeypatch), instance)
+    on_first_pages = {t.id for t in product.tests[::-1][:50]}
+    assert drifted - on_first_pages <= one_product.app.tests_read_by_id
+
+
+def test_an_id_repeated_across_pages_is_stored_once(
+    one_product: SimulatorServer,
+    db: Path,
+    instance: DagsterInstance,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    one_product.faults.shift_pages = True
+    summary = sync(pipeline_for(one_product, db, monkeypatch), instance)
+    assert summary.failure is None
+    assert query(db, "SELECT count(*), count(DISTINCT id) FROM tests")[0] == (60, 60)
+    assert stored_test_ids(db) == all_test_ids(one_product)
+
+
+# -- refused access -----------------------------------------------------------------------
+
+
+def test_401_stops_the_run_at_the_first_call_and_writes_nothing(
+    simulator: SimulatorServer, db: Path, instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TESTIO_API_TOKEN", "not-the-token")
+    from testio_assets.definitions import build_definitions
+    from testio_assets.headless_sync import run_sync
+    from testio_assets.settings import Settings
+
+    defs = build_definitions(
+        Settings(api_token="not-the-token", base_url=simulator.base_url, duckdb_path=str(db))
+    )
+    summary = run_sync(defs, instance)
+    assert summary.failure is not None
+    assert summary.failure.splitlines()[0].endswith(
+        "the Test IO API refused the token (401). Check TESTIO_API_TOKEN."
+    )
+    assert "not-the-token" not in summary.failure
+    assert sum(simulator.requests.values()) == 1  # the first call, not retried
+    assert not db.exists()  # nothing written
+
+
+def test_403_and_404_fail_only_their_product(
+    simulator: SimulatorServer, db: Path, instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    products = simulator.account.active_products()
+    forbidden, missing = products[0].id, products[2].id
+    simulator.arm(
+        Fault(status=403, product_id=forbidden, times=None),
+        Fault(endpoint="exploratory_tests", status=404, product_id=missing, times=None),
+    )
+    summary = sync(pipeline_for(simulator, db, monkeypatch), instance)
+    assert summary.failed_products == sorted([forbidden, missing])
+    assert summary.failure is not None
+    assert "403 (access forbidden)" in summary.failure and "404 (not found)" in summary.failure
+    healthy = {p.id for p in products} - {forbidden, missing}
+    assert {r[0] for r in query(db, "SELECT DISTINCT product_id FROM tests")} == healthy
+    assert instance.get_materialized_partitions(AssetKey("bugs")) == {str(p) for p in healthy}
+
+
+# -- the process dies, the disk fills up ----------------------------------------------------
+
+
+def _env(tmp_path: Path, server: SimulatorServer, db: Path, home: str) -> dict[str, str]:
+    dagster_home = tmp_path / home
+    dagster_home.mkdir(exist_ok=True)
+    shutil.copy(ROOT / "dagster_home" / "dagster.yaml", dagster_home / "dagster.yaml")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TESTIO_")}
+    env.update(
+        DAGSTER_HOME=str(dagster_home),
+        TESTIO_DUCKDB_PATH=str(db),
+        TESTIO_API_TOKEN=server.token,
+        TESTIO_BASE_URL=server.base_url,
+    )
+    return env
+
+
+def _sync_process(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [str(BIN / "testio-assets"), "sync", *args],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _slices(db: Path) -> dict[tuple[str, int], list[tuple[Any, ...]]]:
+    """Each table's rows per product (bookkeeping aside)."""
+    result: dict[tuple[str, int], list[tuple[Any, ...]]] = {}
+    for table, rows in snapshot(db).items():
+        if table == "products":
+            continue
+        column = 0 if table == "users" else (3 if table == "user_stories" else 1)
+        for row in rows:
+            result.setdefault((table, row[column]), []).append(row)
+    return result
+
+
+@pytest.mark.slow
+def test_sigkill_in_the_middle_of_writes_leaves_each_partition_old_or_new_never_a_mix(
+    tmp_path: Path,
+) -> None:
+    with SimulatorServer("small", seed=21, latency_ms=2) as server:
+        old_db, new_db = tmp_path / "old.duckdb", tmp_path / "new.duckdb"
+        first = _sync_process(_env(tmp_path, server, old_db, "h0"), tmp_path)
+        assert first.wait(300) == 0, first.communicate()[1][-2000:]
+        server.advance(4)
+        shutil.copy(old_db, new_db)
+        complete = _sync_process(_env(tmp_path, server, new_db, "h1"), tmp_path)
+        assert complete.wait(300) == 0
+        old, new = _slices(old_db), _slices(new_db)
+        assert old != new
+
+        for attempt, delay in enumerate((2.4, 3.2)):
+            victim_db = tmp_path / f"victim{attempt}.duckdb"
+            shutil.copy(old_db, victim_db)
+            victim = _sync_process(_env(tmp_path, server, victim_db, f"v{attempt}"), tmp_path)
+            time.sleep(delay)
+            victim.send_signal(signal.SIGKILL)
+            victim.wait(30)
+            after = _slices(victim_db)  # the file opens
+            for key in set(old) | set(new) | set(after):
+                assert after.get(key) in (old.get(key), new.get(key)), key
+            resumed = _sync_process(_env(tmp_path, server, victim_db, f"v{attempt}"), tmp_path)
+            assert resumed.wait(300) == 0, resumed.communicate()[1][-2000:]
+            assert _slices(victim_db) == new
+
+
+@pytest.mark.slow
+def test_overlapping_runs_on_one_duckdb_file_never_fail_on_the_lock(tmp_path: Path) -> None:
+    with SimulatorServer("small", seed=4, latency_ms=3) as server:
+        db = tmp_path / "testio.duckdb"
+        products = [str(p.id) for p in server.account.active_products()]
+        runs = [
+            _sync_process(_env(tmp_path, server, db, f"home{index}"), tmp_path, *args)
+            for index, args in enumerate(
+                [
+                    (),
+                    ("--product", products[0]),
+                    ("--product", products[1], "--product", products[2]),
+                ]
+            )
+        ]
+        outputs = [run.communicate(timeout=300) for run in runs]
+        truth = server.account.counts()
+    for run, (out, err) in zip(runs, outputs, strict=True):
+        assert run.returncode == 0, f"{out}\n{err[-3000:]}"
+        assert "Could not set lock" not in err
+    # The runs did collide on the file, and waited instead of failing.
+    assert any("for another process to release the database" in out for out, _ in outputs)
+    assert query(db, "SELECT count(*) FROM tests")[0][0] == truth["tests"]
+    assert query(db, "SELECT count(*) FROM bugs")[0][0] == truth["bugs"]
+    assert query(db, "SELECT count(*) FROM features")[0][0] == truth["features"]
+
+
+def _mount_tmpfs(path: Path, size: str, *options: str) -> bool:
+    path.mkdir(parents=True, exist_ok=True)
+    opts = ",".join([f"size={size}", *options])
+    return (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(path)], capture_output=True
+        ).returncode
+        == 0
+    )
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    mount = tmp_path / "disk"
+    if not _mount_tmpfs(mount, "8m"):
+        pytest.skip("mounting a small tmpfs needs root")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_disk_fails_with_the_path_named_and_keeps_what_was_stored(
+    simulator: SimulatorServer,
+    small_disk: Path,
+    instance: DagsterInstance,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    db = small_disk / "testio.duckdb"
+    defs = pipeline_for(simulator, db, monkeypatch)
+    assert sync(defs, instance).failure is None
+    before = snapshot(db)
+    filler = small_disk / "filler"
+    with filler.open("wb") as handle:  # fill the disk to the last byte
+        try:
+            while True:
+                handle.write(b"\0" * 65536)
+                handle.flush()
+        except OSError:
+            pass
+    simulator.advance(3)
+    summary = sync(pipeline_for(simulator, db, monkeypatch, feature_ttl_seconds=1), instance)
+    assert summary.failure is not None
+    assert str(db) in summary.failure
+    filler.unlink()
+    after = snapshot(db)
+    for table, rows in before.items():  # rows that were stored are not lost
+        assert len(after[table]) >= len(rows), table
+    assert sync(defs, instance).failure is None  # and the next run completes
+
+
+def test_a_read_only_database_path_fails_with_the_path_named(
+    simulator: SimulatorServer,
+    tmp_path: Path,
+    instance: DagsterInstance,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    mount = tmp_path / "ro"
+    if not _mount_tmpfs(mount, "1m", "ro"):
+        pytest.skip("mounting a read-only tmpfs needs root")
+    try:
+        db = mount / "testio.duckdb"
+        summary = sync(pipeline_for(simulator, db, monkeypatch), instance)
+        assert summary.failure is not None
+        assert f"cannot open DuckDB file {db}" in summary.failure
+        assert "Read-only file system" in summary.failure
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+# -- bad configuration ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name,value,message",
+    [
+        ("FEATURE_CACHE_TTL_SECONDS", "-5", "FEATURE_CACHE_TTL_SECONDS=-5 is out of range"),
+        ("FEATURE_CACHE_TTL_SECONDS", "an hour", "is not a whole number"),
+        ("TESTIO_MAX_CONCURRENCY", "0", "TESTIO_MAX_CONCURRENCY=0 is out of range"),
+        (
+            "TESTIO_BASE_URL",
+            "api.test.io/customer/v2",
+            "TESTIO_BASE_URL='api.test.io/customer/v2' is not an http(s) URL",
+        ),
+        ("TESTIO_BASE_URL", "ftp://api.test.io", "is not an http(s) URL"),
+        (
+            "TESTIO_DUCKDB_PATH",
+            "/no/such/dir/testio.duckdb",
+            "directory '/no/such/dir' does not exist",
+        ),
+        ("TESTIO_HTTP_TIMEOUT_SECONDS", "0", "TESTIO_HTTP_TIMEOUT_SECONDS=0.0 is too small"),
+        ("TESTIO_HTTP_TIMEOUT_SECONDS", "fast", "is not a number"),
+        ("TESTIO_RETRY_BUDGET_SECONDS", "-1", "TESTIO_RETRY_BUDGET_SECONDS=-1.0 is too small"),
+        ("TESTIO_PAGE_SIZE", "0", "TESTIO_PAGE_SIZE=0 is out of range"),
+        ("TESTIO_BUG_BATCH_SIZE", "1000", "TESTIO_BUG_BATCH_SIZE=1000 is out of range"),
+        ("TESTIO_SIMULATOR_PROFILE", "huge", "TESTIO_SIMULATOR_PROFILE='huge' is unknown"),
+        ("TESTIO_REFRESH_CRON", "every day", "TESTIO_REFRESH_CRON='every day' is not a cron"),
+        ("TESTIO_SENSOR_MAX_PARTITIONS", "0", "TESTIO_SENSOR_MAX_PARTITIONS=0 is out of range"),
+    ],
+)
+def test_nonsense_settings_are_refused_naming_the_setting(
+    name: str, value: str, message: str
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({name: value})
+    assert message in str(caught.value)
+
+
+def test_a_bad_setting_fails_the_code_location_at_load_time(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TESTIO_")}
+    env.update(DAGSTER_HOME=str(tmp_path), TESTIO_MAX_CONCURRENCY="0")
+    result = subprocess.run(
+        [str(BIN / "dagster"), "definitions", "validate", "-w", str(ROOT / "workspace.yaml")],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "TESTIO_MAX_CONCURRENCY=0 is out of range" in result.stdout + result.stderr
+    cli = subprocess.run(
+        [str(BIN / "testio-assets"), "sync"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert cli.returncode == 2
+    assert cli.stderr.strip() == (
+        "testio-assets: bad setting: TESTIO_MAX_CONCURRENCY=0 is out of range: use 1..200"
+    )
+
+
+# -- security ---------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_token_appears_nowhere_a_run_writes_even_when_requests_fail(tmp_path: Path) -> None:
+    secret = "tok-9f3a7c1e-SECRET"
+    with SimulatorServer("demo", seed=7, token=secret) as server:
+        products = server.account.active_products()
+        server.arm(
+            Fault(endpoint="exploratory_tests", status=500, times=3),
+            Fault(endpoint="bugs", status=429, retry_after="0", times=3),
+            Fault(status=403, product_id=products[1].id, times=None),
+        )
+        db = tmp_path / "testio.duckdb"
+        env = _env(tmp_path, server, db, "home")
+        env["TESTIO_API_TOKEN"] = secret
+        run = subprocess.run(
+            [str(BIN / "testio-assets"), "sync"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert run.returncode == 1  # the 403 product failed; the others were stored
+        wrong = subprocess.run(
+            [str(BIN / "testio-assets"), "sync"],
+            env={**env, "TESTIO_API_TOKEN": secret + "-wrong"},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert "refused the token" in wrong.stdout + wrong.stderr
+    produced = [run.stdout, run.stderr, wrong.stdout, wrong.stderr]
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            produced.append(path.read_bytes().decode("latin-1"))
+    assert db.exists() and len(produced) > 6
+    for text in produced:
+        assert secret not in text
+    # Test-environment credentials never reach the database either.
+    assert "s3cret-" not in db.read_bytes().decode("latin-1")
+
+
+def test_sql_in_titles_is_stored_as_text(
+    simulator: SimulatorServer, db: Path, instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    evil = "'); DROP TABLE bugs; --"
+    product = simulator.account.active_products()[0]
+    product.name = evil
+    next(iter(product.features.values())).title = evil
+    product.tests[0].title = evil
+    summary = sync(pipeline_for(simulator, db, monkeypatch), instance)
+    assert summary.failure is None
+    assert query(db, "SELECT name FROM products WHERE id = ?", [product.id]) == [(evil,)]
+    assert query(db, "SELECT count(*) FROM features WHERE title = ?", [evil]) == [(1,)]
+    assert query(db, "SELECT count(*) FROM tests WHERE title = ?", [evil]) == [(1,)]
+    assert query(db, "SELECT count(*) FROM bugs")[0][0] == simulator.account.counts()["bugs"]
+
+
+def test_servers_bind_to_loopback_unless_asked_otherwise() -> None:
+    from testio_assets.cli import build_parser
+
+    with SimulatorServer("demo") as server:
+        assert server.host == "127.0.0.1" and server.base_url.startswith("http://127.0.0.1:")
+    assert build_parser().parse_args(["simulator"]).host == "127.0.0.1"
+    assert build_parser().parse_args(["demo"]).host == "127.0.0.1"
+    demo_script = (ROOT / "scripts" / "demo.sh").read_text()
+    assert "0.0.0.0" not in demo_script
