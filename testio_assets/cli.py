@@ -1,4 +1,4 @@
-"""The `testio-assets` command: sync | simulator | products | demo."""
+"""The `testio-assets` command: sync | demo | products | simulator | bench."""
 
 from __future__ import annotations
 
@@ -95,14 +95,30 @@ def cmd_sync(args: argparse.Namespace) -> int:
             print(f"testio-assets sync: {exc}", file=sys.stderr)
             return 2
     print(summary.render())
+    if args.timings:
+        print(render_timings())
     print(f"  database     {settings.duckdb_path}")
     print(f"  history      {home} (open the Dagster UI to see it)")
     return 1 if summary.failure else 0
 
 
+def render_timings() -> str:
+    """CPU-bound activities of this process and its total CPU and peak memory."""
+    import resource
+
+    from testio_assets import timings
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    lines = ["timings (cumulative seconds in this process):"]
+    lines += [f"  {name:<20}{value:8.2f}" for name, value in timings.seconds.most_common()]
+    lines.append(f"  {'process CPU':<20}{usage.ru_utime + usage.ru_stime:8.2f}")
+    lines.append(f"  {'peak RSS (MiB)':<20}{usage.ru_maxrss / 1024:8.0f}")
+    return "\n".join(lines)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Sync the demo data, then start the Dagster UI and daemon on 127.0.0.1."""
-    status = cmd_sync(argparse.Namespace(product=[]))
+    status = cmd_sync(argparse.Namespace(product=[], timings=False))
     if status != 0 and not args.ui_anyway:
         return status
     ensure_dagster_home()
@@ -125,6 +141,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return subprocess.call(command, cwd=PROJECT_ROOT)
     except KeyboardInterrupt:
         return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from testio_assets.benchmark import BenchOptions, run_benchmark
+
+    run_benchmark(
+        BenchOptions(
+            profile=args.profile,
+            seed=args.seed,
+            latency_ms=args.latency_ms,
+            concurrency=args.concurrency,
+            sensor_partitions=args.sensor_partitions,
+        )
+    )
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -151,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ID",
         help="only this product (repeatable); always calls the API",
     )
+    sync.add_argument(
+        "--timings", action="store_true", help="also print where this process spent its time"
+    )
     sync.set_defaults(func=cmd_sync)
 
     demo = sub.add_parser("demo", help="sync the demo data and start the Dagster UI")
@@ -158,6 +192,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=3000)
     demo.add_argument("--ui-anyway", action="store_true", help="start the UI even if sync failed")
     demo.set_defaults(func=cmd_demo)
+    bench = sub.add_parser("bench", help="benchmark a full sync against the simulator")
+    bench.add_argument("--profile", default="large", help="demo | small | large")
+    bench.add_argument("--seed", type=int, default=7)
+    bench.add_argument("--latency-ms", type=float, default=100.0)
+    bench.add_argument("--concurrency", type=int, default=10)
+    bench.add_argument("--sensor-partitions", type=int, default=5000)
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 

@@ -29,6 +29,7 @@ from testio_assets.api.errors import (
 from testio_assets.api.models import ApiModel, Bug, ExploratoryTest, Feature, Product
 from testio_assets.api.retry_policy import RetryableFailure, RetryPolicy, parse_retry_after
 from testio_assets.settings import DEFAULT_BASE_URL
+from testio_assets.timings import timed
 
 log = logging.getLogger("testio_assets.api")
 ModelT = TypeVar("ModelT", bound=ApiModel)
@@ -201,7 +202,8 @@ class ApiSession:
         if status >= 400:
             raise ApiRequestError(endpoint, f"{status} {_error_text(response)}", status)
         try:
-            body = response.json()
+            with timed("json decoding"):
+                body = response.json()
         except ValueError:
             kind = response.headers.get("content-type", "no content type")
             raise RetryableFailure(f"{status} with a body that is not JSON ({kind})") from None
@@ -219,6 +221,13 @@ class ApiSession:
         if raw is None:
             raise ApiRequestError(endpoint, f"response has no {key!r} key: {sorted(body)}")
         items: list[ModelT] = []
+        with timed("payload validation"):
+            self._validate_each(raw, model, endpoint, items)
+        return items, len(raw)
+
+    def _validate_each(
+        self, raw: list[Any], model: type[ModelT], endpoint: str, items: list[ModelT]
+    ) -> None:
         for record in raw:
             try:
                 items.append(model.model_validate(record))
@@ -230,7 +239,6 @@ class ApiSession:
                 log.warning(
                     "skipped a malformed record from %s (id %s): %s", endpoint, record_id, reason
                 )
-        return items, len(raw)
 
     # -- endpoints -------------------------------------------------------------------------
 

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from datetime import datetime
 
-import pyarrow as pa
+from duckdb import DuckDBPyConnection
 
 from testio_assets.api.client import ApiSession
 from testio_assets.assets.report import StepReport
-from testio_assets.store.database import DuckDBStore
 from testio_assets.store.rows import bug_rows
-from testio_assets.store.writers import WriteCounts, write_bugs
+from testio_assets.store.session import StoreSession
+from testio_assets.store.writers import write_bugs
 
 DESCRIPTION = """Bugs of the product's tests, via `/bugs?filter_test_cycle_ids=` in batches.
 
@@ -21,36 +20,28 @@ final gets one last read, after which its bugs are never asked for again. Each t
 records `bugs_synced_at`."""
 
 
-def tests_needing_bugs(store: DuckDBStore, product_id: int) -> list[int]:
-    with store.connect() as conn:
-        rows = conn.execute(
-            "SELECT id FROM tests WHERE product_id = ? "
-            "AND (bugs_synced_at IS NULL OR NOT coalesce(bugs_synced_final, false)) "
-            "ORDER BY id DESC",
-            [product_id],
-        ).fetchall()
+def tests_needing_bugs(conn: DuckDBPyConnection, product_id: int) -> list[int]:
+    rows = conn.execute(
+        "SELECT id FROM tests WHERE product_id = ? "
+        "AND (bugs_synced_at IS NULL OR NOT coalesce(bugs_synced_final, false)) "
+        "ORDER BY id DESC",
+        [product_id],
+    ).fetchall()
     return [int(r[0]) for r in rows]
 
 
 async def sync_bugs(
-    session: ApiSession, store: DuckDBStore, product_id: int, now: datetime
+    session: ApiSession, db: StoreSession, product_id: int, now: datetime
 ) -> StepReport:
     started = time.monotonic()
     api = session.scoped()
-    test_ids = await asyncio.to_thread(tests_needing_bugs, store, product_id)
+    test_ids = await db.read(lambda conn: tests_needing_bugs(conn, product_id))
     bugs = await api.bugs_for_tests(test_ids, product_id) if test_ids else []
     wanted = set(test_ids)
     unique = {b.id: b for b in bugs if b.test is None or b.test.id in wanted}
     staged = bug_rows(product_id, unique.values(), now)
-    counts = await asyncio.to_thread(_write, store, product_id, test_ids, staged, now)
+    counts = await db.write(lambda conn: write_bugs(conn, product_id, test_ids, staged, now))
     report = StepReport(counts=counts, extra={"tests_bug_synced": len(test_ids)})
     report.add_stats(api.stats)
     report.seconds = time.monotonic() - started
     return report
-
-
-def _write(
-    store: DuckDBStore, product_id: int, test_ids: list[int], staged: pa.Table, now: datetime
-) -> WriteCounts:
-    with store.transaction() as conn:
-        return write_bugs(conn, product_id, test_ids, staged, now)

@@ -13,6 +13,8 @@ with a message naming each failed product and why.
 # No `from __future__ import annotations`: Dagster inspects the `context` annotation.
 import asyncio
 import logging
+import queue
+import threading
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -30,6 +32,7 @@ from dagster import (
     MetadataValue,
     multi_asset,
 )
+from duckdb import DuckDBPyConnection
 from pydantic import Field
 
 from testio_assets.api.client import ApiSession, TestIOClient
@@ -40,12 +43,14 @@ from testio_assets.assets.products import GROUP, KINDS, OWNERS
 from testio_assets.assets.report import StepReport
 from testio_assets.automation.partitions import product_partitions
 from testio_assets.store.database import DuckDBStore
+from testio_assets.store.session import StoreSession, store_session
 
 log = logging.getLogger("testio_assets.assets")
 
 CHAIN = ("tests", "bugs", "users")  # each needs the one before it, per product
 ALL_PRODUCT_ASSETS = (*CHAIN, "features")
 MIN_FRESHNESS_WINDOW = timedelta(minutes=1)
+ReportCallback = Callable[[str, int, StepReport], None]
 
 
 @dataclass
@@ -69,8 +74,11 @@ async def sync_product_partitions(
     selected: set[str],
     now: datetime,
     features_fresh_for: timedelta | None = None,
+    on_report: ReportCallback | None = None,
 ) -> PartitionOutcome:
     """Materialize `selected` assets for every product in `product_ids`, concurrently.
+
+    `on_report(asset, product_id, report)` is called as each one is stored.
 
     With `features_fresh_for`, products whose features were synced within that window
     keep them without an API call (reported in `outcome.fresh_features`).
@@ -78,10 +86,25 @@ async def sync_product_partitions(
     Raises:
         TokenRefusedError: at the first 401; every other product's work is cancelled.
     """
+    async with store_session(store) as db:
+        return await _sync_with(
+            client, db, product_ids, selected, now, features_fresh_for, on_report
+        )
+
+
+async def _sync_with(
+    client: TestIOClient,
+    db: StoreSession,
+    product_ids: list[int],
+    selected: set[str],
+    now: datetime,
+    features_fresh_for: timedelta | None,
+    on_report: ReportCallback | None,
+) -> PartitionOutcome:
     outcome = PartitionOutcome()
     # Products the catalogue marked inactive (vanished upstream) are skipped, not failed:
     # their partition may still be in a run planned before the catalogue was refreshed.
-    inactive = await asyncio.to_thread(inactive_products, store)
+    inactive = await db.read(inactive_products)
     outcome.inactive = sorted(set(product_ids) & inactive)
     if outcome.inactive:
         log.warning("skipping product(s) no longer in the account: %s", outcome.inactive)
@@ -89,7 +112,10 @@ async def sync_product_partitions(
 
     async def attempt(name: str, pid: int, work: Callable[[], Awaitable[StepReport]]) -> bool:
         try:
-            outcome.reports[(name, pid)] = await work()
+            report = await work()
+            outcome.reports[(name, pid)] = report
+            if on_report is not None:
+                on_report(name, pid, report)
             return True
         except TokenRefusedError:
             raise
@@ -100,9 +126,9 @@ async def sync_product_partitions(
 
     async def chain(session: ApiSession, pid: int) -> None:
         steps: dict[str, Callable[[], Awaitable[StepReport]]] = {
-            "tests": lambda: tests.sync_tests(session, store, pid, now),
-            "bugs": lambda: bugs.sync_bugs(session, store, pid, now),
-            "users": lambda: users.sync_users(store, pid, now),
+            "tests": lambda: tests.sync_tests(session, db, pid, now),
+            "bugs": lambda: bugs.sync_bugs(session, db, pid, now),
+            "users": lambda: users.sync_users(db, pid, now),
         }
         failed: str | None = None
         for name in CHAIN:
@@ -116,15 +142,14 @@ async def sync_product_partitions(
 
     fresh: set[int] = set()
     if features_fresh_for is not None and "features" in selected:
-        fresh = await asyncio.to_thread(
-            features.products_with_fresh_features, store, now - features_fresh_for
-        )
+        cutoff = now - features_fresh_for
+        fresh = await db.read(lambda conn: features.products_with_fresh_features(conn, cutoff))
         outcome.fresh_features = sorted(fresh & set(product_ids))
 
     async def feature_step(session: ApiSession, pid: int) -> None:
         if pid in fresh:
             return
-        await attempt("features", pid, lambda: features.sync_features(session, store, pid, now))
+        await attempt("features", pid, lambda: features.sync_features(session, db, pid, now))
 
     async with client.session() as session:
         try:
@@ -152,9 +177,8 @@ class ProductDataConfig(Config):
     )
 
 
-def inactive_products(store: DuckDBStore) -> set[int]:
-    with store.connect() as conn:
-        rows = conn.execute("SELECT id FROM products WHERE NOT is_active").fetchall()
+def inactive_products(conn: DuckDBPyConnection) -> set[int]:
+    rows = conn.execute("SELECT id FROM products WHERE NOT is_active").fetchall()
     return {int(row[0]) for row in rows}
 
 
@@ -211,25 +235,46 @@ def build_product_data_asset(feature_ttl_seconds: int) -> AssetsDefinition:
         context.log.info(
             "syncing %s for %d product(s)", ", ".join(sorted(selected)), len(product_ids)
         )
-        try:
-            outcome = asyncio.run(
-                sync_product_partitions(
-                    testio,
-                    store,
-                    product_ids,
-                    selected,
-                    datetime.now(UTC),
-                    ttl if config.skip_fresh_features else None,
+        # The sync runs on its own thread; materializations are reported here as each
+        # product finishes, so Dagster's event writes overlap with the HTTP work.
+        finished: queue.Queue[tuple[str, int, StepReport] | None] = queue.Queue()
+        result: list[PartitionOutcome | BaseException] = []
+
+        def work() -> None:
+            try:
+                result.append(
+                    asyncio.run(
+                        sync_product_partitions(
+                            testio,
+                            store,
+                            product_ids,
+                            selected,
+                            datetime.now(UTC),
+                            ttl if config.skip_fresh_features else None,
+                            lambda name, pid, report: finished.put((name, pid, report)),
+                        )
+                    )
                 )
-            )
-        except TokenRefusedError as refused:
-            raise Failure(description=str(refused), allow_retries=False) from None
-        for (name, pid), report in sorted(outcome.reports.items()):
+            except BaseException as exc:  # handed to the step's thread below
+                result.append(exc)
+            finally:
+                finished.put(None)
+
+        worker = threading.Thread(target=work, name="testio-sync", daemon=True)
+        worker.start()
+        while (item := finished.get()) is not None:
+            name, pid, report = item
             # One event per asset and partition, each with its own figures; the step
             # yields no outputs, so partitions that failed are not reported as stored.
             yield AssetMaterialization(
                 asset_key=AssetKey(name), partition=str(pid), metadata=report.metadata()
             )
+        worker.join()
+        outcome = result[0]
+        if isinstance(outcome, TokenRefusedError):
+            raise Failure(description=str(outcome), allow_retries=False)
+        if isinstance(outcome, BaseException):
+            raise outcome
         if outcome.failures:
             lines = [
                 f"product {pid} {name}: {why}"

@@ -7,14 +7,14 @@ import logging
 import time
 from datetime import datetime
 
-import pyarrow as pa
+from duckdb import DuckDBPyConnection
 
 from testio_assets.api.client import ApiSession
 from testio_assets.api.models import ExploratoryTest
 from testio_assets.assets.report import StepReport
-from testio_assets.store.database import DuckDBStore
 from testio_assets.store.rows import test_rows
-from testio_assets.store.writers import WriteCounts, write_tests
+from testio_assets.store.session import StoreSession
+from testio_assets.store.writers import write_tests
 
 log = logging.getLogger("testio_assets.assets")
 
@@ -26,12 +26,11 @@ that can still change (not archived/cancelled; unknown statuses count as changea
 Test-environment credentials are never stored."""
 
 
-def stored_tests(store: DuckDBStore, product_id: int) -> dict[int, bool]:
+def stored_tests(conn: DuckDBPyConnection, product_id: int) -> dict[int, bool]:
     """Stored test ids of the product -> whether the test is final."""
-    with store.connect() as conn:
-        rows = conn.execute(
-            "SELECT id, is_final FROM tests WHERE product_id = ?", [product_id]
-        ).fetchall()
+    rows = conn.execute(
+        "SELECT id, is_final FROM tests WHERE product_id = ?", [product_id]
+    ).fetchall()
     return {int(test_id): bool(final) for test_id, final in rows}
 
 
@@ -54,11 +53,11 @@ async def read_new_tests(
 
 
 async def sync_tests(
-    session: ApiSession, store: DuckDBStore, product_id: int, now: datetime
+    session: ApiSession, db: StoreSession, product_id: int, now: datetime
 ) -> StepReport:
     started = time.monotonic()
     api = session.scoped()
-    known = await asyncio.to_thread(stored_tests, store, product_id)
+    known = await db.read(lambda conn: stored_tests(conn, product_id))
     seen = await read_new_tests(api, product_id, set(known))
     to_reread = [tid for tid, final in known.items() if not final and tid not in seen]
     reread = await asyncio.gather(*(api.get_test(tid, product_id) for tid in to_reread))
@@ -72,7 +71,7 @@ async def sync_tests(
         )
     fresh = list(seen.values()) + [t for t in reread if t is not None]
     staged = test_rows(product_id, fresh, now)
-    counts = await asyncio.to_thread(_write, store, product_id, staged)
+    counts = await db.write(lambda conn: write_tests(conn, product_id, staged))
     report = StepReport(counts=counts)
     report.add_stats(api.stats)
     report.extra = {
@@ -82,8 +81,3 @@ async def sync_tests(
     }
     report.seconds = time.monotonic() - started
     return report
-
-
-def _write(store: DuckDBStore, product_id: int, staged: pa.Table) -> WriteCounts:
-    with store.transaction() as conn:
-        return write_tests(conn, product_id, staged)

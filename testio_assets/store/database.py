@@ -23,6 +23,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random
 
 from testio_assets.store.schema import migrate
 from testio_assets.store.sql import run
+from testio_assets.timings import timed
 
 log = logging.getLogger("testio_assets.store")
 
@@ -53,6 +54,24 @@ def _is_lock_conflict(exc: BaseException) -> bool:
     return isinstance(exc, duckdb.IOException) and ("lock" in text or "conflicting" in text)
 
 
+@contextmanager
+def transaction_on(conn: duckdb.DuckDBPyConnection, path: str) -> Iterator[None]:
+    """BEGIN ... COMMIT on `conn`; ROLLBACK on error, an I/O error named by file `path`."""
+    with timed("duckdb writes"):
+        run(conn, "BEGIN TRANSACTION")
+        try:
+            yield
+            run(conn, "COMMIT")
+        except BaseException as exc:
+            with suppress(duckdb.Error):
+                run(conn, "ROLLBACK")
+            if isinstance(exc, duckdb.IOException):
+                # A full disk or a file gone read-only: say which file; the previous rows
+                # are intact because the transaction never committed.
+                raise StoreError(f"writing to DuckDB file {path} failed: {exc}") from None
+            raise
+
+
 class DuckDBStore(ConfigurableResource):
     """The project's DuckDB database file (`TESTIO_DUCKDB_PATH`)."""
 
@@ -77,19 +96,8 @@ class DuckDBStore(ConfigurableResource):
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """One write transaction: committed when the block ends, rolled back on error."""
-        with self.connect() as conn:
-            run(conn, "BEGIN TRANSACTION")
-            try:
-                yield conn
-                run(conn, "COMMIT")
-            except BaseException as exc:
-                with suppress(duckdb.Error):
-                    run(conn, "ROLLBACK")
-                if isinstance(exc, duckdb.IOException):
-                    # A full disk or a file gone read-only: say which file; the previous
-                    # rows are intact because the transaction never committed.
-                    raise StoreError(f"writing to DuckDB file {self.path} failed: {exc}") from None
-                raise
+        with self.connect() as conn, transaction_on(conn, self.path):
+            yield conn
 
     def _open(self) -> duckdb.DuckDBPyConnection:
         path = Path(self.path)

@@ -10,10 +10,12 @@ import pyarrow as pa
 
 from testio_assets.api.models import Bug, ExploratoryTest, Feature, Product
 from testio_assets.store.schema import arrow_schema
+from testio_assets.timings import timed
 
 
 def _table(name: str, rows: list[dict[str, Any]]) -> pa.Table:
-    return pa.Table.from_pylist(rows, schema=arrow_schema(name))
+    with timed("arrow staging"):
+        return pa.Table.from_pylist(rows, schema=arrow_schema(name))
 
 
 def product_rows(products: Iterable[Product], now: datetime) -> pa.Table:

@@ -66,30 +66,26 @@ def merge(
         columns = staged.column_names
         on_key = " AND ".join(f"t.{k} = s.{k}" for k in key)
         content = [c for c in columns if c not in key and c not in BOOKKEEPING]
-        created = _count(
-            conn,
-            f"SELECT count(*) FROM {STAGED} s "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {on_key})",
-        )
-        updated = (
-            _count(
-                conn,
-                f"SELECT count(*) FROM {STAGED} s JOIN {table} t ON {on_key} WHERE "
-                f"ROW({', '.join('s.' + c for c in content)}) IS DISTINCT FROM "
-                f"ROW({', '.join('t.' + c for c in content)})",
-            )
+        content_differs = (
+            f"ROW({', '.join('s.' + c for c in content)}) IS DISTINCT FROM "
+            f"ROW({', '.join('t.' + c for c in content)})"
             if content
-            else 0
+            else "false"
         )
+        created, updated = conn.execute(
+            f"SELECT count(*) FILTER (WHERE t.{key[0]} IS NULL), "
+            f"count(*) FILTER (WHERE t.{key[0]} IS NOT NULL AND {content_differs}) "
+            f"FROM {STAGED} s LEFT JOIN {table} t ON {on_key}"
+        ).fetchall()[0]
         removed = 0
         if remove_missing:
-            missing = (
-                f"FROM {table} t WHERE t.product_id = ? AND NOT EXISTS "
-                f"(SELECT 1 FROM {STAGED} s WHERE {on_key})"
+            removed = len(
+                conn.execute(
+                    f"DELETE FROM {table} t WHERE t.product_id = ? AND NOT EXISTS "
+                    f"(SELECT 1 FROM {STAGED} s WHERE {on_key}) RETURNING 1",
+                    [product_id],
+                ).fetchall()
             )
-            removed = _count(conn, f"SELECT count(*) {missing}", [product_id])
-            if removed:
-                run(conn, f"DELETE {missing}", [product_id])
         overwrite = [c for c in columns if c not in key and c not in set(keep)]
         conflict = (
             f"DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in overwrite)}"

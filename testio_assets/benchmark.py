@@ -1,0 +1,389 @@
+"""`testio-assets bench`: the pipeline against the simulator, measured against two baselines.
+
+1. Cold full sync through Dagster (`testio-assets sync` in a child process), against the
+   lower bound (needed requests x latency / concurrency) and the floor (a bare asyncio
+   httpx client, same concurrency, no Dagster, no storage, same simulator).
+2. No-change refresh right after it.
+3. The stale-features sensor tick over many partitions.
+4. DuckDB load rate for bugs.
+5. Peak memory of the sync process.
+
+The simulator runs in its own process, served on 127.0.0.1, so that it does not share an
+interpreter (and its lock) with what is measured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+from testio_assets.simulator.data import SimulatedAccount
+from testio_assets.simulator.server import DEFAULT_TOKEN
+
+BIN = Path(sys.executable).parent
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    profile: str = "large"
+    seed: int = 7
+    latency_ms: float = 100.0
+    concurrency: int = 10
+    page_size: int = 25
+    bug_batch_size: int = 15
+    sensor_partitions: int = 5000
+
+
+def needed_requests(account: SimulatedAccount, page_size: int, batch: int) -> dict[str, int]:
+    """What a perfect client must ask for a full sync of this account."""
+    pages = bugs = features = 0
+    for product in account.active_products():
+        tests = len(product.tests)
+        pages += tests // page_size + 1  # full pages, then a short (or empty) one
+        bugs += -(-tests // batch)
+        features += len(product.sections) if product.is_sectioned else 1
+    return {
+        "products": 1,
+        "pages": pages,
+        "bug batches": bugs,
+        "feature calls": features,
+        "total": 1 + pages + bugs + features,
+    }
+
+
+def needed_for_refresh(account: SimulatedAccount, page_size: int, batch: int) -> int:
+    """What a no-change refresh may ask: the overlap pages, changeable tests, their bugs."""
+    total = 1
+    for product in account.active_products():
+        newest = product.tests[::-1]
+        pages = 1 if len(newest) < page_size else 2
+        on_pages = {t.id for t in newest[: pages * page_size]}
+        changeable = [t for t in newest if t.can_change]
+        total += pages + sum(1 for t in changeable if t.id not in on_pages)
+        total += -(-len(changeable) // batch)
+    return total
+
+
+async def bare_client(
+    base_url: str, token: str, concurrency: int, page_size: int, batch: int
+) -> int:
+    """The floor: fetch the same data with nothing but httpx and asyncio."""
+    slots = asyncio.Semaphore(concurrency)
+    count = 0
+    async with httpx.AsyncClient(
+        base_url=base_url,
+        headers={"Authorization": f"Token {token}"},
+        limits=httpx.Limits(max_connections=concurrency),
+        timeout=60,
+    ) as http:
+
+        async def get(path: str, **params: object) -> dict:
+            nonlocal count
+            async with slots:
+                count += 1
+                response = await http.get(path, params=params)
+            response.raise_for_status()
+            return response.json()
+
+        async def product(item: dict) -> None:
+            pid = item["id"]
+            ids: list[int] = []
+            page = 1
+            while True:
+                tests = (
+                    await get(f"/products/{pid}/exploratory_tests", page=page, per_page=page_size)
+                )["exploratory_tests"]
+                ids += [t["id"] for t in tests]
+                if len(tests) < page_size:
+                    break
+                page += 1
+            chunks = [ids[i : i + batch] for i in range(0, len(ids), batch)]
+            sections = [s["id"] for s in item["sections"]]
+            calls = [get("/bugs", filter_test_cycle_ids=",".join(map(str, c))) for c in chunks]
+            calls += (
+                [
+                    get(f"/products/{pid}/sections/{s}/features", **{"includes[]": "user_stories"})
+                    for s in sections
+                ]
+                if sections
+                else [get(f"/products/{pid}/features", **{"includes[]": "user_stories"})]
+            )
+            await asyncio.gather(*calls)
+
+        products = (await get("/products"))["products"]
+        await asyncio.gather(*(product(p) for p in products))
+    return count
+
+
+class ServedSimulator:
+    """`testio-assets simulator` in a child process."""
+
+    def __init__(self, options: BenchOptions) -> None:
+        self.port = _free_port()
+        self.process = subprocess.Popen(
+            [
+                str(BIN / "testio-assets"),
+                "simulator",
+                "--port",
+                str(self.port),
+                "--profile",
+                options.profile,
+                "--seed",
+                str(options.seed),
+                "--latency-ms",
+                str(options.latency_ms),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.admin = f"http://127.0.0.1:{self.port}/_simulator"
+        self.base_url = f"http://127.0.0.1:{self.port}/customer/v2"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                httpx.get(f"{self.admin}/stats", timeout=1)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError("the simulator did not start") from None
+                time.sleep(0.2)
+
+    def requests(self) -> int:
+        return int(httpx.get(f"{self.admin}/stats", timeout=10).json()["total"])
+
+    def reset(self) -> None:
+        httpx.post(f"{self.admin}/stats/reset", timeout=10)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(30)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run_sync(
+    workdir: Path, simulator: ServedSimulator, options: BenchOptions
+) -> tuple[float, int, str]:
+    """`testio-assets sync --timings` in a child process: (wall s, peak RSS KiB, output)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TESTIO_")}
+    env.update(
+        DAGSTER_HOME=str(workdir / "dagster_home"),
+        TESTIO_DUCKDB_PATH=str(workdir / "testio.duckdb"),
+        TESTIO_API_TOKEN=DEFAULT_TOKEN,
+        TESTIO_BASE_URL=simulator.base_url,
+        TESTIO_MAX_CONCURRENCY=str(options.concurrency),
+        TESTIO_PAGE_SIZE=str(options.page_size),
+        TESTIO_BUG_BATCH_SIZE=str(options.bug_batch_size),
+    )
+    (workdir / "dagster_home").mkdir(exist_ok=True)
+    shutil.copy(
+        PROJECT_ROOT / "dagster_home" / "dagster.yaml", workdir / "dagster_home" / "dagster.yaml"
+    )
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [str(BIN / "testio-assets"), "sync", "--timings"],
+        env=env,
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.monotonic() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"testio-assets sync failed:\n{output}")
+    return wall, usage.ru_maxrss, output
+
+
+def sensor_tick_seconds(partitions: int) -> float:
+    """Best of three ticks of the stale-features core over `partitions` partitions."""
+    from dagster import AssetKey, AssetMaterialization, DagsterInstance
+
+    from testio_assets.automation.partitions import sync_partitions
+    from testio_assets.automation.sensors import evaluate_stale_features
+
+    with tempfile.TemporaryDirectory() as home, DagsterInstance.local_temp(home) as instance:
+        keys = [str(100000 + i) for i in range(partitions)]
+        sync_partitions(instance, keys)
+        for key in keys[: partitions // 2]:
+            instance.report_runless_asset_event(
+                AssetMaterialization(AssetKey("features"), partition=key)
+            )
+        best = float("inf")
+        for _ in range(3):
+            started = time.perf_counter()
+            evaluate_stale_features(instance, timedelta(hours=1), datetime.now(UTC), 50)
+            best = min(best, time.perf_counter() - started)
+        return best
+
+
+def bug_load_rate(account: SimulatedAccount, workdir: Path, limit: int = 60) -> tuple[int, float]:
+    """Bug rows written per second by the real writer, product by product."""
+    from testio_assets.api.models import Bug
+    from testio_assets.store.database import DuckDBStore
+    from testio_assets.store.rows import bug_rows
+    from testio_assets.store.session import store_session
+    from testio_assets.store.writers import write_bugs
+
+    store = DuckDBStore(path=str(workdir / "load.duckdb"))
+    now = datetime.now(UTC)
+    staged = []
+    for product in account.active_products()[:limit]:
+        tests = [t.id for t in product.tests]
+        bugs = [
+            Bug.model_validate(account.bug_json(b)) for t in tests for b in account.bugs_by_test[t]
+        ]
+        staged.append((product.id, tests, bug_rows(product.id, bugs, now)))
+    rows = sum(table.num_rows for _, _, table in staged)
+
+    async def load() -> float:
+        async with store_session(store) as db:
+            await db.read(lambda conn: conn.execute("SELECT 1").fetchall())  # open + migrate
+            started = time.perf_counter()
+            await asyncio.gather(
+                *(
+                    db.write(
+                        lambda conn, p=product_id, t=tests, b=table: write_bugs(conn, p, t, b, now)
+                    )
+                    for product_id, tests, table in staged
+                )
+            )
+            return time.perf_counter() - started
+
+    return rows, asyncio.run(load())
+
+
+def _timings(output: str) -> dict[str, float]:
+    found = {}
+    for line in output.splitlines():
+        match = re.match(r"\s+([a-z A-Z()]+?)\s+([0-9.]+)$", line)
+        if match:
+            found[match.group(1).strip()] = float(match.group(2))
+    return found
+
+
+def run_benchmark(options: BenchOptions) -> dict[str, float]:
+    """Run everything and print one table; returns the figures."""
+    account = SimulatedAccount(options.profile, options.seed)
+    counts = account.counts()
+    needed = needed_requests(account, options.page_size, options.bug_batch_size)
+    lower_bound = needed["total"] * options.latency_ms / 1000 / options.concurrency
+    print(
+        f"profile {options.profile} (seed {options.seed}): {counts['products']} products, "
+        f"{counts['tests']:,} tests, {counts['bugs']:,} bugs, {counts['features']:,} features;"
+        f" {options.latency_ms:g} ms per request, concurrency {options.concurrency}",
+        flush=True,
+    )
+    simulator = ServedSimulator(options)
+    figures: dict[str, float] = {}
+    try:
+        with tempfile.TemporaryDirectory(prefix="testio-bench-") as tmp:
+            workdir = Path(tmp)
+            simulator.reset()
+            started = time.monotonic()
+            floor_requests = asyncio.run(
+                bare_client(
+                    simulator.base_url,
+                    DEFAULT_TOKEN,
+                    options.concurrency,
+                    options.page_size,
+                    options.bug_batch_size,
+                )
+            )
+            floor = time.monotonic() - started
+            simulator.reset()
+            wall, rss_kib, cold_output = run_sync(workdir, simulator, options)
+            cold_requests = simulator.requests()
+            simulator.reset()
+            refresh_wall, _, refresh_output = run_sync(workdir, simulator, options)
+            refresh_requests = simulator.requests()
+            tick = sensor_tick_seconds(options.sensor_partitions)
+            bug_rows, bug_seconds = bug_load_rate(account, workdir)
+    finally:
+        simulator.stop()
+    timings = _timings(cold_output)
+    figures = {
+        "cold_wall_s": wall,
+        "cold_requests": cold_requests,
+        "needed_requests": needed["total"],
+        "lower_bound_s": lower_bound,
+        "floor_s": floor,
+        "floor_requests": floor_requests,
+        "wall_over_lower_bound": wall / lower_bound,
+        "wall_over_floor": wall / floor,
+        "refresh_wall_s": refresh_wall,
+        "refresh_requests": refresh_requests,
+        "refresh_allowed": needed_for_refresh(account, options.page_size, options.bug_batch_size),
+        "sensor_tick_s": tick,
+        "bug_rows_per_s": bug_rows / bug_seconds,
+        "peak_rss_mib": rss_kib / 1024,
+    }
+    print(render(figures, needed, options, timings))
+    print("BENCH_JSON " + json.dumps({k: round(v, 4) for k, v in figures.items()}))
+    del refresh_output
+    return figures
+
+
+def render(
+    f: dict[str, float], needed: dict[str, int], options: BenchOptions, timings: dict[str, float]
+) -> str:
+    rows = [
+        ("1. cold full sync: wall", f"{f['cold_wall_s']:.1f} s"),
+        (
+            "   requests made / needed",
+            f"{f['cold_requests']:.0f} / {f['needed_requests']:.0f} "
+            f"({needed['pages']} pages + {needed['bug batches']} bug batches + "
+            f"{needed['feature calls']} feature calls + 1)",
+        ),
+        ("   lower bound (needed x latency / concurrency)", f"{f['lower_bound_s']:.1f} s"),
+        (
+            "   floor (bare asyncio httpx client)",
+            f"{f['floor_s']:.1f} s ({f['floor_requests']:.0f} requests)",
+        ),
+        ("   wall / lower bound", f"{f['wall_over_lower_bound']:.2f}x"),
+        ("   wall / floor", f"{f['wall_over_floor']:.2f}x"),
+        (
+            "2. no-change refresh: requests (allowed)",
+            f"{f['refresh_requests']:.0f} ({f['refresh_allowed']:.0f})",
+        ),
+        ("   wall", f"{f['refresh_wall_s']:.1f} s"),
+        (
+            f"3. stale-features sensor tick, {options.sensor_partitions:,} partitions",
+            f"{f['sensor_tick_s'] * 1000:.0f} ms",
+        ),
+        ("4. DuckDB load rate (bug rows)", f"{f['bug_rows_per_s']:,.0f} rows/s"),
+        ("5. peak RSS of the sync process", f"{f['peak_rss_mib']:.0f} MiB"),
+    ]
+    if timings:
+        rows.append(
+            (
+                "   sync process CPU (of which JSON / validation / staging / DuckDB)",
+                f"{timings.get('process CPU', 0):.1f} s ({timings.get('json decoding', 0):.1f}"
+                f" / {timings.get('payload validation', 0):.1f}"
+                f" / {timings.get('arrow staging', 0):.1f}"
+                f" / {timings.get('duckdb writes', 0):.1f})",
+            )
+        )
+    width = max(len(label) for label, _ in rows) + 2
+    return "\n".join(f"{label:<{width}}{value}" for label, value in rows)
