@@ -79,6 +79,11 @@ class DuckDBStore(ConfigurableResource):
     lock_timeout_seconds: float = Field(
         default=300.0, description="how long to wait for another process's lock on the file"
     )
+    threads: int = Field(
+        default=1,
+        description="DuckDB worker threads; writes here are many and small, and one thread "
+        "leaves the other cores to HTTP and parsing",
+    )
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -135,6 +140,7 @@ class DuckDBStore(ConfigurableResource):
             raise StoreError(f"cannot open DuckDB file {self.path}: {exc}") from None
         try:
             run(conn, "SET TimeZone = 'UTC'")
+            run(conn, f"SET threads = {int(self.threads)}")
             key = str(path.resolve())
             if key not in _migrated:
                 applied = migrate(conn)

@@ -1,0 +1,57 @@
+"""The benchmark in its reduced form (small data, low latency), so that it cannot rot.
+
+Speed targets are read off the full run's printed table (docs/benchmarks.md), not asserted
+here; what is asserted is what must hold at any speed: the table is printed, a cold sync
+makes exactly the requests a perfect client needs, and a no-change refresh stays within
+what the overlap rule and the changeable tests allow.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.mark.slow
+def test_the_reduced_benchmark_prints_its_table(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            str(BIN / "testio-assets"),
+            "bench",
+            "--profile",
+            "demo",
+            "--latency-ms",
+            "5",
+            "--sensor-partitions",
+            "300",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    out = result.stdout
+    print(out)
+    for label in (
+        "1. cold full sync",
+        "lower bound",
+        "floor",
+        "wall / floor",
+        "2. no-change refresh",
+        "3. stale-features sensor tick",
+        "4. DuckDB load rate",
+        "5. peak RSS",
+    ):
+        assert label in out
+    figures = json.loads(out.split("BENCH_JSON ", 1)[1])
+    assert figures["cold_requests"] == figures["needed_requests"] == figures["floor_requests"]
+    assert figures["refresh_requests"] <= figures["refresh_allowed"]
+    assert figures["refresh_requests"] < figures["cold_requests"]
+    assert figures["peak_rss_mib"] > 0 and figures["bug_rows_per_s"] > 0
