@@ -10,14 +10,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, TypeVar
 
 import httpx
 from dagster import ConfigurableResource
-from pydantic import Field, PrivateAttr, ValidationError
+from pydantic import Field, PrivateAttr, TypeAdapter, ValidationError, create_model
 from tenacity import AsyncRetrying, RetryCallState, RetryError, retry_if_exception_type
 
 from testio_assets.api.errors import (
@@ -33,6 +34,7 @@ from testio_assets.timings import timed
 
 log = logging.getLogger("testio_assets.api")
 ModelT = TypeVar("ModelT", bound=ApiModel)
+ResultT = TypeVar("ResultT")
 
 
 @dataclass(frozen=True)
@@ -120,14 +122,61 @@ class ApiSession:
     # -- raw requests -------------------------------------------------------------------
 
     async def get_json(
+        self, path: str, params: dict[str, Any] | None = None, *, product_id: int | None = None
+    ) -> dict[str, Any]:
+        """GET `path` with retries; returns the decoded JSON object (see `_get`)."""
+        return await self._get(path, params, _json_object, product_id=product_id)
+
+    async def get_records(
         self,
         path: str,
-        params: dict[str, Any] | None = None,
+        params: dict[str, Any] | None,
+        key: str,
+        model: type[ModelT],
         *,
         product_id: int | None = None,
         server_error_attempts: int | None = None,
-    ) -> dict[str, Any]:
-        """GET `path` with retries; returns the decoded JSON object.
+    ) -> tuple[list[ModelT], int]:
+        """GET a list endpoint; returns (the valid records under `key`, how many were sent).
+
+        The whole body is validated in one pass (JSON parsing and validation in
+        pydantic-core); only if that fails is each record validated on its own, so that
+        one malformed record is skipped and reported instead of sinking the page.
+        """
+        endpoint = path if not params else f"{path}?{httpx.QueryParams(params)}"
+
+        def parse(response: httpx.Response) -> tuple[list[ModelT], int]:
+            with timed("payload validation"):
+                try:
+                    envelope = _envelope(key, model).validate_json(response.content)
+                except ValidationError as exc:
+                    if exc.errors()[0]["type"] != "json_invalid":
+                        return self._parse_list(_json_object(response), key, model, endpoint)
+                    kind = response.headers.get("content-type", "no content type")
+                    raise RetryableFailure(
+                        f"{response.status_code} with a body that is not JSON ({kind})"
+                    ) from None
+            items = getattr(envelope, key)
+            return items, len(items)
+
+        return await self._get(
+            path,
+            params,
+            parse,
+            product_id=product_id,
+            server_error_attempts=server_error_attempts,
+        )
+
+    async def _get(
+        self,
+        path: str,
+        params: dict[str, Any] | None,
+        parse: Callable[[httpx.Response], ResultT],
+        *,
+        product_id: int | None = None,
+        server_error_attempts: int | None = None,
+    ) -> ResultT:
+        """GET `path` with retries; `parse` turns a 2xx response into the result.
 
         Raises:
             TokenRefusedError: 401, at once.
@@ -159,7 +208,7 @@ class ApiSession:
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await self._attempt(path, params, endpoint, product_id)
+                    return parse(await self._attempt(path, params, endpoint, product_id))
         except RetryError as gave_up:
             last = gave_up.last_attempt.exception()
             attempts = gave_up.last_attempt.attempt_number
@@ -174,7 +223,7 @@ class ApiSession:
 
     async def _attempt(
         self, path: str, params: dict[str, Any] | None, endpoint: str, product_id: int | None
-    ) -> dict[str, Any]:
+    ) -> httpx.Response:
         label = _endpoint_label(path)
         async with self._slots:
             self.stats.requests[label] += 1
@@ -201,15 +250,7 @@ class ApiSession:
             raise RetryableFailure(f"{status} {response.reason_phrase}", status)
         if status >= 400:
             raise ApiRequestError(endpoint, f"{status} {_error_text(response)}", status)
-        try:
-            with timed("json decoding"):
-                body = response.json()
-        except ValueError:
-            kind = response.headers.get("content-type", "no content type")
-            raise RetryableFailure(f"{status} with a body that is not JSON ({kind})") from None
-        if not isinstance(body, dict):
-            raise RetryableFailure(f"{status} with JSON that is not an object")
-        return body
+        return response
 
     # -- parsing --------------------------------------------------------------------------
 
@@ -243,8 +284,7 @@ class ApiSession:
     # -- endpoints -------------------------------------------------------------------------
 
     async def list_products(self) -> list[Product]:
-        body = await self.get_json("/products")
-        products, _ = self._parse_list(body, "products", Product, "/products")
+        products, _ = await self.get_records("/products", None, "products", Product)
         return products
 
     async def get_product(self, product_id: int) -> Product:
@@ -257,16 +297,16 @@ class ApiSession:
     ) -> tuple[list[ExploratoryTest], int]:
         """One page of a product's tests, newest first. Returns (parsed tests, raw count)."""
         path = f"/products/{product_id}/exploratory_tests"
-        body = await self.get_json(
+        result = await self.get_records(
             path,
             {"page": page, "per_page": per_page},
+            "exploratory_tests",
+            ExploratoryTest,
             product_id=product_id,
             server_error_attempts=self._page_attempts,
         )
         self.stats.pages += 1
-        return self._parse_list(
-            body, "exploratory_tests", ExploratoryTest, f"{path}?page={page}&per_page={per_page}"
-        )
+        return result
 
     async def test_pages(self, product_id: int) -> AsyncIterator[list[ExploratoryTest]]:
         """Every page of a product's tests, newest first, until an empty or short page.
@@ -348,8 +388,7 @@ class ApiSession:
     async def _bug_batch(self, test_ids: Iterable[int], product_id: int | None) -> list[Bug]:
         ids = ",".join(str(i) for i in test_ids)
         params = {"filter_test_cycle_ids": ids}
-        body = await self.get_json("/bugs", params, product_id=product_id)
-        bugs, _ = self._parse_list(body, "bugs", Bug, f"/bugs?filter_test_cycle_ids={ids}")
+        bugs, _ = await self.get_records("/bugs", params, "bugs", Bug, product_id=product_id)
         return bugs
 
     async def product_features(self, product: Product) -> ProductFeatures:
@@ -362,7 +401,9 @@ class ApiSession:
         if not product.is_sectioned:
             path = f"/products/{product.id}/features"
             try:
-                body = await self.get_json(path, params, product_id=product.id)
+                features, _ = await self.get_records(
+                    path, params, "features", Feature, product_id=product.id
+                )
             except SectionedProductError:
                 log.info(
                     "product %d answered 422 for its features: reading per section", product.id
@@ -370,7 +411,6 @@ class ApiSession:
                 if not product.section_ids:
                     product = await self.get_product(product.id)
             else:
-                features, _ = self._parse_list(body, "features", Feature, path)
                 return ProductFeatures(_unique(features), {}, sectioned=False)
         section_ids = product.section_ids
         per_section = await asyncio.gather(
@@ -388,9 +428,32 @@ class ApiSession:
         self, product_id: int, section_id: int, params: dict[str, str]
     ) -> list[Feature]:
         path = f"/products/{product_id}/sections/{section_id}/features"
-        body = await self.get_json(path, params, product_id=product_id)
-        features, _ = self._parse_list(body, "features", Feature, path)
+        features, _ = await self.get_records(
+            path, params, "features", Feature, product_id=product_id
+        )
         return features
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any]:
+    """The body as a JSON object; anything else is worth another try."""
+    try:
+        with timed("json decoding"):
+            body = response.json()
+    except ValueError:
+        kind = response.headers.get("content-type", "no content type")
+        raise RetryableFailure(
+            f"{response.status_code} with a body that is not JSON ({kind})"
+        ) from None
+    if not isinstance(body, dict):
+        raise RetryableFailure(f"{response.status_code} with JSON that is not an object")
+    return body
+
+
+@cache
+def _envelope(key: str, model: type[ApiModel]) -> TypeAdapter[Any]:
+    """A validator for `{key: [model, ...]}` bodies (other root keys ignored)."""
+    envelope = create_model(f"{key}_envelope", __base__=ApiModel, **{key: (list[model], ...)})
+    return TypeAdapter(envelope)
 
 
 def _unique(features: list[Feature]) -> list[Feature]:
