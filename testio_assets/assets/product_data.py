@@ -151,14 +151,24 @@ async def _sync_with(
             return
         await attempt("features", pid, lambda: features.sync_features(session, db, pid, now))
 
+    # Products in flight at once: enough to keep every HTTP slot busy, few enough that
+    # parsed data does not pile up in memory while it waits for the database.
+    in_flight = asyncio.Semaphore(max(4, 4 * client.max_concurrency))
+
+    async def one_product(session: ApiSession, pid: int) -> None:
+        async with in_flight:
+            steps = []
+            if selected & set(CHAIN):
+                steps.append(chain(session, pid))
+            if "features" in selected:
+                steps.append(feature_step(session, pid))
+            await asyncio.gather(*steps)
+
     async with client.session() as session:
         try:
             async with asyncio.TaskGroup() as group:
                 for pid in product_ids:
-                    if selected & set(CHAIN):
-                        group.create_task(chain(session, pid))
-                    if "features" in selected:
-                        group.create_task(feature_step(session, pid))
+                    group.create_task(one_product(session, pid))
         except* TokenRefusedError as refused:
             raise refused.exceptions[0] from None
     return outcome
