@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from dagster import DagsterInstance
 
 from testio_assets.api.client import TestIOClient
 from testio_assets.simulator.profiles import Profile
@@ -58,3 +59,16 @@ def client(simulator: SimulatorServer) -> TestIOClient:
 
 EXAMPLES = Path(__file__).parent / "fixtures" / "testio_examples"
 SHARED_EXAMPLES = Path(__file__).parents[2] / "shared" / "testio-api" / "examples"
+
+
+@pytest.fixture
+def instance() -> Iterator[DagsterInstance]:
+    """A Dagster instance in memory: runs, partitions and materializations."""
+    with DagsterInstance.ephemeral() as inst:
+        yield inst
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    """Where the test's DuckDB file goes (a real database file)."""
+    return tmp_path / "testio.duckdb"

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +19,8 @@ from testio_assets.settings import Settings
 from testio_assets.simulator.server import SimulatorServer
 from testio_assets.store.schema import BOOKKEEPING, TABLES
 
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
 KEYS = {"user_stories": "feature_id, ordinal", "users": "product_id, name, role"}
 
 
@@ -53,3 +59,43 @@ def snapshot(db_path: Path) -> dict[str, list[tuple[Any, ...]]]:
 def query(db_path: Path, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
     with duckdb.connect(str(db_path), read_only=True) as conn:
         return conn.execute(sql, params or []).fetchall()
+
+
+def process_env(
+    tmp_path: Path,
+    home: str = "home",
+    db: Path | None = None,
+    server: SimulatorServer | None = None,
+    **extra: str,
+) -> dict[str, str]:
+    """Environment for a child process: its own DAGSTER_HOME with the project's instance
+    settings, a DuckDB file, and (given a server) the simulator's URL and token."""
+    dagster_home = tmp_path / home
+    dagster_home.mkdir(exist_ok=True)
+    shutil.copy(ROOT / "dagster_home" / "dagster.yaml", dagster_home / "dagster.yaml")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("TESTIO_") and k != "FEATURE_CACHE_TTL_SECONDS"
+    }
+    env.update(
+        DAGSTER_HOME=str(dagster_home), TESTIO_DUCKDB_PATH=str(db or tmp_path / "testio.duckdb")
+    )
+    if server is not None:
+        env.update(TESTIO_API_TOKEN=server.token, TESTIO_BASE_URL=server.base_url)
+    env.update(extra)
+    return env
+
+
+def run_cli(
+    args: list[str], env: dict[str, str], cwd: Path, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """`testio-assets ARGS` (or another console script of the venv) to completion."""
+    return subprocess.run(
+        [str(BIN / args[0]), *args[1:]],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -11,7 +11,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from email.utils import formatdate
@@ -25,10 +24,17 @@ from testio_assets.settings import SettingsError, load_settings
 from testio_assets.simulator.faults import Fault
 from testio_assets.simulator.profiles import Profile
 from testio_assets.simulator.server import SimulatorServer
-from tests.pipeline_helpers import pipeline_for, query, snapshot, sync
+from tests.pipeline_helpers import (
+    BIN,
+    ROOT,
+    pipeline_for,
+    process_env,
+    query,
+    run_cli,
+    snapshot,
+    sync,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 ONE_PRODUCT = Profile(
     products=1,
     tests_per_product=(60, 60),
@@ -36,17 +42,6 @@ ONE_PRODUCT = Profile(
     features_per_product=(3, 5),
     sectioned_share=0.0,
 )
-
-
-@pytest.fixture
-def instance() -> Iterator[DagsterInstance]:
-    with DagsterInstance.ephemeral() as inst:
-        yield inst
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "testio.duckdb"
 
 
 @pytest.fixture
@@ -299,20 +294,6 @@ def test_403_and_404_fail_only_their_product(
 # -- the process dies, the disk fills up ----------------------------------------------------
 
 
-def _env(tmp_path: Path, server: SimulatorServer, db: Path, home: str) -> dict[str, str]:
-    dagster_home = tmp_path / home
-    dagster_home.mkdir(exist_ok=True)
-    shutil.copy(ROOT / "dagster_home" / "dagster.yaml", dagster_home / "dagster.yaml")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TESTIO_")}
-    env.update(
-        DAGSTER_HOME=str(dagster_home),
-        TESTIO_DUCKDB_PATH=str(db),
-        TESTIO_API_TOKEN=server.token,
-        TESTIO_BASE_URL=server.base_url,
-    )
-    return env
-
-
 def _sync_process(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [str(BIN / "testio-assets"), "sync", *args],
@@ -342,11 +323,11 @@ def test_sigkill_in_the_middle_of_writes_leaves_each_partition_old_or_new_never_
 ) -> None:
     with SimulatorServer("small", seed=21, latency_ms=2) as server:
         old_db, new_db = tmp_path / "old.duckdb", tmp_path / "new.duckdb"
-        first = _sync_process(_env(tmp_path, server, old_db, "h0"), tmp_path)
+        first = _sync_process(process_env(tmp_path, "h0", db=old_db, server=server), tmp_path)
         assert first.wait(300) == 0, first.communicate()[1][-2000:]
         server.advance(4)
         shutil.copy(old_db, new_db)
-        complete = _sync_process(_env(tmp_path, server, new_db, "h1"), tmp_path)
+        complete = _sync_process(process_env(tmp_path, "h1", db=new_db, server=server), tmp_path)
         assert complete.wait(300) == 0
         old, new = _slices(old_db), _slices(new_db)
         assert old != new
@@ -354,14 +335,18 @@ def test_sigkill_in_the_middle_of_writes_leaves_each_partition_old_or_new_never_
         for attempt, delay in enumerate((2.4, 3.2)):
             victim_db = tmp_path / f"victim{attempt}.duckdb"
             shutil.copy(old_db, victim_db)
-            victim = _sync_process(_env(tmp_path, server, victim_db, f"v{attempt}"), tmp_path)
+            victim = _sync_process(
+                process_env(tmp_path, f"v{attempt}", db=victim_db, server=server), tmp_path
+            )
             time.sleep(delay)
             victim.send_signal(signal.SIGKILL)
             victim.wait(30)
             after = _slices(victim_db)  # the file opens
             for key in set(old) | set(new) | set(after):
                 assert after.get(key) in (old.get(key), new.get(key)), key
-            resumed = _sync_process(_env(tmp_path, server, victim_db, f"v{attempt}"), tmp_path)
+            resumed = _sync_process(
+                process_env(tmp_path, f"v{attempt}", db=victim_db, server=server), tmp_path
+            )
             assert resumed.wait(300) == 0, resumed.communicate()[1][-2000:]
             assert _slices(victim_db) == new
 
@@ -372,7 +357,9 @@ def test_overlapping_runs_on_one_duckdb_file_never_fail_on_the_lock(tmp_path: Pa
         db = tmp_path / "testio.duckdb"
         products = [str(p.id) for p in server.account.active_products()]
         runs = [
-            _sync_process(_env(tmp_path, server, db, f"home{index}"), tmp_path, *args)
+            _sync_process(
+                process_env(tmp_path, f"home{index}", db=db, server=server), tmp_path, *args
+            )
             for index, args in enumerate(
                 [
                     (),
@@ -504,24 +491,15 @@ def test_nonsense_settings_are_refused_naming_the_setting(
 def test_a_bad_setting_fails_the_code_location_at_load_time(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TESTIO_")}
     env.update(DAGSTER_HOME=str(tmp_path), TESTIO_MAX_CONCURRENCY="0")
-    result = subprocess.run(
-        [str(BIN / "dagster"), "definitions", "validate", "-w", str(ROOT / "workspace.yaml")],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    result = run_cli(
+        ["dagster", "definitions", "validate", "-w", str(ROOT / "workspace.yaml")],
+        env,
+        ROOT,
         timeout=120,
     )
     assert result.returncode != 0
     assert "TESTIO_MAX_CONCURRENCY=0 is out of range" in result.stdout + result.stderr
-    cli = subprocess.run(
-        [str(BIN / "testio-assets"), "sync"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    cli = run_cli(["testio-assets", "sync"], env, tmp_path, timeout=120)
     assert cli.returncode == 2
     assert cli.stderr.strip() == (
         "testio-assets: bad setting: TESTIO_MAX_CONCURRENCY=0 is out of range: use 1..200"
@@ -542,16 +520,9 @@ def test_the_token_appears_nowhere_a_run_writes_even_when_requests_fail(tmp_path
             Fault(status=403, product_id=products[1].id, times=None),
         )
         db = tmp_path / "testio.duckdb"
-        env = _env(tmp_path, server, db, "home")
+        env = process_env(tmp_path, "home", db=db, server=server)
         env["TESTIO_API_TOKEN"] = secret
-        run = subprocess.run(
-            [str(BIN / "testio-assets"), "sync"],
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        run = run_cli(["testio-assets", "sync"], env, tmp_path, timeout=300)
         assert run.returncode == 1  # the 403 product failed; the others were stored
         wrong = subprocess.run(
             [str(BIN / "testio-assets"), "sync"],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,17 +11,6 @@ from dagster import AssetKey, DagsterInstance
 from testio_assets.simulator.faults import Fault
 from testio_assets.simulator.server import SimulatorServer
 from tests.pipeline_helpers import pipeline_for, query, snapshot, sync
-
-
-@pytest.fixture
-def instance() -> Iterator[DagsterInstance]:
-    with DagsterInstance.ephemeral() as inst:
-        yield inst
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "testio.duckdb"
 
 
 def truth_tests(server: SimulatorServer) -> dict[int, str]:

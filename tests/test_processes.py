@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,24 +13,9 @@ import duckdb
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
+from tests.pipeline_helpers import BIN, ROOT, process_env
+
 pytestmark = pytest.mark.slow
-
-
-def env_for(tmp_path: Path, home: str = "home", **extra: str) -> dict[str, str]:
-    """A process environment with its own DAGSTER_HOME and the project's instance settings."""
-    dagster_home = tmp_path / home
-    dagster_home.mkdir(exist_ok=True)
-    shutil.copy(ROOT / "dagster_home" / "dagster.yaml", dagster_home / "dagster.yaml")
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("TESTIO_") and k != "FEATURE_CACHE_TTL_SECONDS"
-    }
-    env.update(DAGSTER_HOME=str(dagster_home), TESTIO_DUCKDB_PATH=str(tmp_path / "testio.duckdb"))
-    env.update(extra)
-    return env
 
 
 def read_db(path: Path, sql: str, timeout: float = 60) -> list[tuple]:
@@ -49,7 +32,7 @@ def read_db(path: Path, sql: str, timeout: float = 60) -> list[tuple]:
 
 
 def test_sensor_preview_requests_stale_and_skips_fresh_products(tmp_path: Path) -> None:
-    env = env_for(tmp_path)
+    env = process_env(tmp_path)
     sync = subprocess.run(
         [str(BIN / "testio-assets"), "sync"],
         env=env,
@@ -93,7 +76,7 @@ def free_port() -> int:
 
 def test_dagster_dev_ticks_sensors_fills_tables_and_stops_cleanly(tmp_path: Path) -> None:
     port = free_port()
-    env = env_for(tmp_path)
+    env = process_env(tmp_path)
     log = (tmp_path / "dagster-dev.log").open("w")
     process = subprocess.Popen(
         [

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from dagster import (
     AssetKey,
     AssetMaterialization,
@@ -23,12 +21,6 @@ from testio_assets.automation.sensors import build_stale_features_sensor, evalua
 
 TTL = timedelta(hours=1)
 FEATURES = AssetKey("features")
-
-
-@pytest.fixture
-def instance() -> Iterator[DagsterInstance]:
-    with DagsterInstance.ephemeral() as inst:
-        yield inst
 
 
 def products(instance: DagsterInstance, count: int, start: int = 1001) -> list[str]:
