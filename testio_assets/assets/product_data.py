@@ -125,10 +125,16 @@ async def _sync_with(
             return False
 
     async def chain(session: ApiSession, pid: int) -> None:
+        def sources_unchanged() -> bool:
+            # users derive from tests and bugs only: if this run rewrote both without a
+            # single change, the product's users are already right.
+            reports = [outcome.reports.get((name, pid)) for name in ("tests", "bugs")]
+            return all(r is not None and not r.counts.changed for r in reports)
+
         steps: dict[str, Callable[[], Awaitable[StepReport]]] = {
             "tests": lambda: tests.sync_tests(session, db, pid, now),
             "bugs": lambda: bugs.sync_bugs(session, db, pid, now),
-            "users": lambda: users.sync_users(db, pid, now),
+            "users": lambda: users.sync_users(db, pid, now, rebuild=not sources_unchanged()),
         }
         failed: str | None = None
         for name in CHAIN:

@@ -7,14 +7,28 @@ from datetime import datetime
 
 from testio_assets.assets.report import StepReport
 from testio_assets.store.session import StoreSession
-from testio_assets.store.writers import rebuild_users
+from testio_assets.store.writers import WriteCounts, rebuild_users
 
 DESCRIPTION = """Everyone the product's data names: testers (bug, comment and reproduction
 authors) and customer users (test `created_by` / `submitted_by`), with role, first and
 last activity and counts. Derived from the stored tests and bugs with SQL: no API calls."""
 
 
-async def sync_users(db: StoreSession, product_id: int, now: datetime) -> StepReport:
+async def sync_users(
+    db: StoreSession, product_id: int, now: datetime, rebuild: bool = True
+) -> StepReport:
+    """Rebuild the product's users; with `rebuild=False` (its tests and bugs did not change
+    in this run) only count them."""
     started = time.monotonic()
-    counts = await db.write(lambda conn: rebuild_users(conn, product_id, now))
-    return StepReport(counts=counts, seconds=time.monotonic() - started)
+    if rebuild:
+        counts = await db.write(lambda conn: rebuild_users(conn, product_id, now))
+    else:
+        rows = await db.read(
+            lambda conn: conn.execute(
+                "SELECT count(*) FROM users WHERE product_id = ?", [product_id]
+            ).fetchall()[0][0]
+        )
+        counts = WriteCounts(rows=int(rows))
+    return StepReport(
+        counts=counts, seconds=time.monotonic() - started, extra={"rebuilt": int(rebuild)}
+    )

@@ -30,13 +30,9 @@ class WriteCounts:
     removed: int = 0
     rows: int = 0  # rows the product has in the table afterwards
 
-    def __add__(self, other: WriteCounts) -> WriteCounts:
-        return WriteCounts(
-            self.created + other.created,
-            self.updated + other.updated,
-            self.removed + other.removed,
-            self.rows + other.rows,
-        )
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated or self.removed)
 
 
 def _count(conn: DuckDBPyConnection, sql: str, params: Sequence[object] = ()) -> int:
