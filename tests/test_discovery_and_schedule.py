@@ -65,11 +65,10 @@ def test_discovery_adds_new_and_drops_vanished_products(
 
 def test_the_schedule_refreshes_every_partition_in_one_run(
     simulator: SimulatorServer,
-    tmp_path: Path,
+    db: Path,
     instance: DagsterInstance,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    db = tmp_path / "testio.duckdb"
     defs = pipeline_for(simulator, db, monkeypatch)
     sync(defs, instance)
     keys = instance.get_dynamic_partitions("products")

@@ -146,16 +146,12 @@ class ApiSession:
         endpoint = path if not params else f"{path}?{httpx.QueryParams(params)}"
 
         def parse(response: httpx.Response) -> tuple[list[ModelT], int]:
-            with timed("payload validation"):
-                try:
+            try:
+                with timed("payload validation"):
                     envelope = _envelope(key, model).validate_json(response.content)
-                except ValidationError as exc:
-                    if exc.errors()[0]["type"] != "json_invalid":
-                        return self._parse_list(_json_object(response), key, model, endpoint)
-                    kind = response.headers.get("content-type", "no content type")
-                    raise RetryableFailure(
-                        f"{response.status_code} with a body that is not JSON ({kind})"
-                    ) from None
+            except ValidationError:
+                # Not JSON (retried by `_json_object`), or some record is malformed.
+                return self._parse_list(_json_object(response), key, model, endpoint)
             items = getattr(envelope, key)
             return items, len(items)
 
@@ -263,23 +259,21 @@ class ApiSession:
             raise ApiRequestError(endpoint, f"response has no {key!r} key: {sorted(body)}")
         items: list[ModelT] = []
         with timed("payload validation"):
-            self._validate_each(raw, model, endpoint, items)
+            for record in raw:
+                try:
+                    items.append(model.model_validate(record))
+                except ValidationError as exc:
+                    record_id = record.get("id") if isinstance(record, dict) else None
+                    first = exc.errors()[0]
+                    reason = f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
+                    self.stats.skipped.append(SkippedRecord(endpoint, reason, _text(record_id)))
+                    log.warning(
+                        "skipped a malformed record from %s (id %s): %s",
+                        endpoint,
+                        record_id,
+                        reason,
+                    )
         return items, len(raw)
-
-    def _validate_each(
-        self, raw: list[Any], model: type[ModelT], endpoint: str, items: list[ModelT]
-    ) -> None:
-        for record in raw:
-            try:
-                items.append(model.model_validate(record))
-            except ValidationError as exc:
-                record_id = record.get("id") if isinstance(record, dict) else None
-                first = exc.errors()[0]
-                reason = f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
-                self.stats.skipped.append(SkippedRecord(endpoint, reason, _text(record_id)))
-                log.warning(
-                    "skipped a malformed record from %s (id %s): %s", endpoint, record_id, reason
-                )
 
     # -- endpoints -------------------------------------------------------------------------
 

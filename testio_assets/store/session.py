@@ -16,7 +16,7 @@ import queue
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from typing import Any, TypeVar
 
 import duckdb
@@ -36,7 +36,6 @@ class StoreSession:
         self._max_hold = max_hold_seconds
         self._jobs: queue.Queue[Any] = queue.Queue()
         self._thread = threading.Thread(target=self._work, name="duckdb-session", daemon=True)
-        self.opens = 0
 
     async def read(self, job: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         """Run `job(conn)` outside any transaction (for SELECTs)."""
@@ -62,7 +61,6 @@ class StoreSession:
             try:
                 # Same lock and lock-retry as every other connection of this process.
                 with self._store.connect() as conn:
-                    self.opens += 1
                     opened = time.monotonic()
                     while True:
                         self._run(conn, *item)
@@ -88,11 +86,9 @@ class StoreSession:
         future: asyncio.Future[Any],
         loop: asyncio.AbstractEventLoop,
     ) -> None:
+        scope = transaction_on(conn, self._store.path) if transactional else nullcontext()
         try:
-            if transactional:
-                with transaction_on(conn, self._store.path):
-                    result = job(conn)
-            else:
+            with scope:
                 result = job(conn)
         except Exception as exc:
             loop.call_soon_threadsafe(_settle, future, None, exc)

@@ -35,9 +35,9 @@ class WriteCounts:
         return bool(self.created or self.updated or self.removed)
 
 
-def _count(conn: DuckDBPyConnection, sql: str, params: Sequence[object] = ()) -> int:
-    rows = conn.execute(sql, list(params)).fetchall()
-    return int(rows[0][0]) if rows else 0
+def _affected(conn: DuckDBPyConnection, sql: str, params: Sequence[object] = ()) -> int:
+    """Run an UPDATE/DELETE ending in `RETURNING 1`; returns how many rows it touched."""
+    return len(conn.execute(sql, list(params)).fetchall())
 
 
 def merge(
@@ -82,12 +82,11 @@ def merge(
         ).fetchall()[0]
         removed = 0
         if remove_missing:
-            removed = len(
-                conn.execute(
-                    f"DELETE FROM {table} t WHERE t.product_id = ? AND NOT EXISTS "
-                    f"(SELECT 1 FROM {STAGED} s WHERE {on_key}) RETURNING 1",
-                    [product_id],
-                ).fetchall()
+            removed = _affected(
+                conn,
+                f"DELETE FROM {table} t WHERE t.product_id = ? AND NOT EXISTS "
+                f"(SELECT 1 FROM {STAGED} s WHERE {on_key}) RETURNING 1",
+                [product_id],
             )
         column_list = ", ".join(columns)
         if created:
@@ -135,8 +134,9 @@ def write_products(conn: DuckDBPyConnection, staged: pa.Table) -> WriteCounts:
     conn.register("listed_products", staged.select(["id"]))
     try:
         vanished = "is_active AND id NOT IN (SELECT id FROM listed_products)"
-        deactivated = _count(conn, f"SELECT count(*) FROM products WHERE {vanished}")
-        run(conn, f"UPDATE products SET is_active = false WHERE {vanished}")
+        deactivated = _affected(
+            conn, f"UPDATE products SET is_active = false WHERE {vanished} RETURNING 1"
+        )
     finally:
         conn.unregister("listed_products")
     return WriteCounts(counts.created, counts.updated + deactivated, 0, counts.rows)
@@ -161,9 +161,7 @@ def write_bugs(
         gone = (
             "test_id IN (SELECT id FROM synced_tests) AND id NOT IN (SELECT id FROM fetched_bugs)"
         )
-        removed = _count(conn, f"SELECT count(*) FROM bugs WHERE {gone}")
-        if removed:
-            run(conn, f"DELETE FROM bugs WHERE {gone}")
+        removed = _affected(conn, f"DELETE FROM bugs WHERE {gone} RETURNING 1")
         counts = merge(conn, "bugs", staged, ["id"], product_id=product_id)
         run(
             conn,
