@@ -244,7 +244,7 @@ def bug_load_rate(account: SimulatedAccount, workdir: Path, limit: int = 60) -> 
     from testio_assets.store.database import DuckDBStore
     from testio_assets.store.rows import bug_rows
     from testio_assets.store.session import store_session
-    from testio_assets.store.writers import write_bugs
+    from testio_assets.store.writers import BugsWrite, write_bugs
 
     store = DuckDBStore(path=str(workdir / "load.duckdb"))
     now = datetime.now(UTC)
@@ -263,9 +263,7 @@ def bug_load_rate(account: SimulatedAccount, workdir: Path, limit: int = 60) -> 
             started = time.perf_counter()
             await asyncio.gather(
                 *(
-                    db.write(
-                        lambda conn, p=product_id, t=tests, b=table: write_bugs(conn, p, t, b, now)
-                    )
+                    db.write_batched(write_bugs, BugsWrite(product_id, tests, table, now))
                     for product_id, tests, table in staged
                 )
             )

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 FINAL_TEST_STATUSES = frozenset({"archived", "cancelled"})
 
@@ -122,54 +123,57 @@ class ExploratoryTest(ApiModel):
         return (self.status or "").lower() not in FINAL_TEST_STATUSES
 
 
-class Person(ApiModel):
-    name: str | None = None
+# The parts of a bug are typed dicts, not models: a bug carries dozens of them (comments,
+# reproductions, devices with five names each), and building a model object for each
+# costs more than twice as much as validating the same shape into dicts.
 
 
-class Comment(ApiModel):
-    id: int | None = None
-    body: str | None = None
-    author: Person | None = None
-    created_at: UtcDatetime = None
+class BugRef(TypedDict, total=False):
+    """A reference inside a bug (test, feature, product, section, a device's names)."""
+
+    id: int | None
+    title: str | None
+    name: str | None
 
 
-class Reproduction(ApiModel):
-    id: int | None = None
-    author: Person | None = None
-    created_at: UtcDatetime = None
+class BugPerson(TypedDict, total=False):
+    name: str | None
 
 
-class Device(ApiModel):
-    id: int | None = None
-    category: Named | None = None
-    vendor: Named | None = None
-    operating_system: Named | None = None
-    operating_system_version: Named | None = None
-    device: Named | None = None
-
-    @property
-    def label(self) -> str:
-        parts = [
-            part.name
-            for part in (
-                self.vendor,
-                self.device,
-                self.operating_system,
-                self.operating_system_version,
-            )
-            if part is not None and part.name
-        ]
-        return " ".join(parts) or "unknown device"
+class BugComment(TypedDict, total=False):
+    id: int | None
+    body: str | None
+    author: BugPerson | None
+    created_at: UtcDatetime
 
 
-class TestRef(ApiModel):
-    id: int | None = None
-    title: str | None = None
+class BugReproduction(TypedDict, total=False):
+    id: int | None
+    author: BugPerson | None
+    created_at: UtcDatetime
 
 
-class FeatureRef(ApiModel):
-    id: int | None = None
-    title: str | None = None
+class BugDevice(TypedDict, total=False):
+    id: int | None
+    category: BugRef | None
+    vendor: BugRef | None
+    operating_system: BugRef | None
+    operating_system_version: BugRef | None
+    device: BugRef | None
+
+
+def device_label(device: BugDevice) -> str:
+    """ "Vendor Device OS Version", from whichever of those names the API sent."""
+    names = (
+        (device.get(part) or {}).get("name")
+        for part in ("vendor", "device", "operating_system", "operating_system_version")
+    )
+    return " ".join(name for name in names if name) or "unknown device"
+
+
+def ref_id(ref: BugRef | BugPerson | None, field: str = "id") -> Any:
+    """A field of an optional reference (`None` when the reference or the field is)."""
+    return ref.get(field) if ref else None
 
 
 def _steps_to_list(value: Any) -> list[str]:
@@ -197,17 +201,21 @@ class Bug(ApiModel):
     exported_at: UtcDatetime = None
     reported_at: UtcDatetime = None
     external_idx: str | None = None
-    author: Person | None = None
-    comments: Annotated[list[Comment], BeforeValidator(_none_to_list)] = Field(default_factory=list)
-    reproductions: Annotated[list[Reproduction], BeforeValidator(_none_to_list)] = Field(
+    author: BugPerson | None = None
+    comments: Annotated[list[BugComment], BeforeValidator(_none_to_list)] = Field(
         default_factory=list
     )
-    devices: Annotated[list[Device], BeforeValidator(_none_to_list)] = Field(default_factory=list)
-    test: TestRef | None = None
-    feature: FeatureRef | None = None
-    test_feature: FeatureRef | None = None
-    product: Named | None = None
-    section: Section | None = None
+    reproductions: Annotated[list[BugReproduction], BeforeValidator(_none_to_list)] = Field(
+        default_factory=list
+    )
+    devices: Annotated[list[BugDevice], BeforeValidator(_none_to_list)] = Field(
+        default_factory=list
+    )
+    test: BugRef | None = None
+    feature: BugRef | None = None
+    test_feature: BugRef | None = None
+    product: BugRef | None = None
+    section: BugRef | None = None
 
 
 class UserStory(ApiModel):

@@ -11,7 +11,7 @@ from testio_assets.api.client import ApiSession
 from testio_assets.assets.report import StepReport
 from testio_assets.store.rows import bug_rows
 from testio_assets.store.session import StoreSession
-from testio_assets.store.writers import write_bugs
+from testio_assets.store.writers import BugsWrite, write_bugs
 
 DESCRIPTION = """Bugs of the product's tests, via `/bugs?filter_test_cycle_ids=` in batches.
 
@@ -38,9 +38,9 @@ async def sync_bugs(
     test_ids = await db.read(lambda conn: tests_needing_bugs(conn, product_id))
     bugs = await api.bugs_for_tests(test_ids, product_id) if test_ids else []
     wanted = set(test_ids)
-    unique = {b.id: b for b in bugs if b.test is None or b.test.id in wanted}
+    unique = {b.id: b for b in bugs if b.test is None or b.test.get("id") in wanted}
     staged = bug_rows(product_id, unique.values(), now)
-    counts = await db.write(lambda conn: write_bugs(conn, product_id, test_ids, staged, now))
+    counts = await db.write_batched(write_bugs, BugsWrite(product_id, test_ids, staged, now))
     report = StepReport(counts=counts, extra={"tests_bug_synced": len(test_ids)})
     report.add_stats(api.stats)
     report.seconds = time.monotonic() - started

@@ -12,7 +12,7 @@ from testio_assets.api.models import Product
 from testio_assets.assets.report import StepReport
 from testio_assets.store.rows import feature_rows, user_story_rows
 from testio_assets.store.session import StoreSession
-from testio_assets.store.writers import write_features
+from testio_assets.store.writers import FeaturesWrite, write_features
 
 DESCRIPTION = """The product's feature catalogue with its user stories.
 
@@ -51,8 +51,8 @@ async def sync_features(
     catalogue = await api.product_features(product)
     features = feature_rows(product_id, catalogue.features, catalogue.section_ids, now)
     stories = user_story_rows(product_id, catalogue.features, now)
-    feature_counts, story_counts = await db.write(
-        lambda conn: write_features(conn, product_id, features, stories, now)
+    feature_counts, story_counts = await db.write_batched(
+        write_features, FeaturesWrite(product_id, features, stories, now)
     )
     report = StepReport(
         counts=feature_counts,

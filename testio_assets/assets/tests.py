@@ -14,7 +14,7 @@ from testio_assets.api.models import ExploratoryTest
 from testio_assets.assets.report import StepReport
 from testio_assets.store.rows import test_rows
 from testio_assets.store.session import StoreSession
-from testio_assets.store.writers import write_tests
+from testio_assets.store.writers import TestsWrite, write_tests
 
 log = logging.getLogger("testio_assets.assets")
 
@@ -71,7 +71,7 @@ async def sync_tests(
         )
     fresh = list(seen.values()) + [t for t in reread if t is not None]
     staged = test_rows(product_id, fresh, now)
-    counts = await db.write(lambda conn: write_tests(conn, product_id, staged))
+    counts = await db.write_batched(write_tests, TestsWrite(product_id, staged))
     report = StepReport(counts=counts)
     report.add_stats(api.stats)
     report.extra = {

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from testio_assets.assets.report import StepReport
 from testio_assets.store.session import StoreSession
-from testio_assets.store.writers import WriteCounts, rebuild_users
+from testio_assets.store.writers import UsersWrite, write_users
 
 DESCRIPTION = """Everyone the product's data names: testers (bug, comment and reproduction
 authors) and customer users (test `created_by` / `submitted_by`), with role, first and
@@ -20,15 +20,7 @@ async def sync_users(
     """Rebuild the product's users; with `rebuild=False` (its tests and bugs did not change
     in this run) only count them."""
     started = time.monotonic()
-    if rebuild:
-        counts = await db.write(lambda conn: rebuild_users(conn, product_id, now))
-    else:
-        rows = await db.read(
-            lambda conn: conn.execute(
-                "SELECT count(*) FROM users WHERE product_id = ?", [product_id]
-            ).fetchall()[0][0]
-        )
-        counts = WriteCounts(rows=int(rows))
+    counts = await db.write_batched(write_users, UsersWrite(product_id, now, rebuild))
     return StepReport(
         counts=counts, seconds=time.monotonic() - started, extra={"rebuilt": int(rebuild)}
     )

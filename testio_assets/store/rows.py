@@ -8,7 +8,14 @@ from typing import Any
 
 import pyarrow as pa
 
-from testio_assets.api.models import Bug, ExploratoryTest, Feature, Product
+from testio_assets.api.models import (
+    Bug,
+    ExploratoryTest,
+    Feature,
+    Product,
+    device_label,
+    ref_id,
+)
 from testio_assets.store.schema import arrow_schema
 from testio_assets.timings import timed
 
@@ -87,7 +94,7 @@ def bug_rows(product_id: int, bugs: Iterable[Bug], now: datetime) -> pa.Table:
             {
                 "id": b.id,
                 "product_id": product_id,
-                "test_id": b.test.id if b.test else None,
+                "test_id": ref_id(b.test),
                 "title": b.title,
                 "severity": b.severity,
                 "status": b.status,
@@ -98,26 +105,26 @@ def bug_rows(product_id: int, bugs: Iterable[Bug], now: datetime) -> pa.Table:
                 "steps": b.steps,
                 "known": b.known,
                 "auto_accepted": b.auto_accepted,
-                "author_name": b.author.name if b.author else None,
-                "feature_id": b.feature.id if b.feature else None,
-                "test_feature_id": b.test_feature.id if b.test_feature else None,
-                "section_id": b.section.id if b.section else None,
+                "author_name": ref_id(b.author, "name"),
+                "feature_id": ref_id(b.feature),
+                "test_feature_id": ref_id(b.test_feature),
+                "section_id": ref_id(b.section),
                 "exported_at": b.exported_at,
                 "reported_at": b.reported_at,
                 "external_idx": b.external_idx,
                 "comments": [
                     {
-                        "id": c.id,
-                        "body": c.body,
-                        "author_name": c.author.name if c.author else None,
-                        "created_at": c.created_at,
+                        "id": c.get("id"),
+                        "body": c.get("body"),
+                        "author_name": ref_id(c.get("author"), "name"),
+                        "created_at": c.get("created_at"),
                     }
                     for c in b.comments
                 ],
                 "reproduction_authors": [
-                    r.author.name for r in b.reproductions if r.author and r.author.name
+                    name for r in b.reproductions if (name := ref_id(r.get("author"), "name"))
                 ],
-                "devices": [d.label for d in b.devices],
+                "devices": [device_label(d) for d in b.devices],
                 "synced_at": now,
             }
             for b in bugs

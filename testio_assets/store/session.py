@@ -1,11 +1,20 @@
-"""A run's database work, done on one thread, holding the file only while work is waiting.
+"""A run's database work, done on one thread, in batches, holding the file only while busy.
 
-Opening a DuckDB file and closing it (which checkpoints) costs tens of milliseconds, far
-more than one product's write. When many products are synced at once their reads and
-writes queue up here: the worker opens the file when a job arrives, runs every job that is
-waiting (each write its own transaction), and closes the file as soon as the queue is
-empty, or after `max_hold_seconds` of continuous work so that another process waiting
-for the lock gets its turn. Async code awaits jobs without blocking the event loop.
+DuckDB's cost is per statement and per transaction far more than per row, and opening a
+file and closing it (which checkpoints) costs tens of milliseconds. When many products
+are synced at once their reads and writes queue up here, and the worker:
+
+- opens the file when a job arrives and keeps it open while jobs keep coming (closing it
+  once nothing arrived for `linger_seconds`, or after `max_hold_seconds` of continuous
+  work, so that another process waiting for the lock gets its turn);
+- writes the queued items of one batch writer (say, the bugs of twelve products) in one
+  transaction with one set of statements; if that transaction fails it writes each item
+  again on its own, so one product's bad data fails that product only (all-or-nothing
+  per product, as if every item had its own transaction);
+- runs plain reads and writes one by one, in the order they came.
+
+Jobs that wait together come from coroutines that run concurrently, so any order among
+them is one they could have had anyway. Async code awaits jobs without blocking the loop.
 """
 
 from __future__ import annotations
@@ -15,9 +24,10 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, nullcontext
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import duckdb
 
@@ -25,75 +35,155 @@ from testio_assets.store.database import DuckDBStore, transaction_on
 
 log = logging.getLogger("testio_assets.store")
 T = TypeVar("T")
+ItemT = TypeVar("ItemT")
+ResultT = TypeVar("ResultT")
 _STOP = object()
+
+# A batch writer: the items of several callers -> one result per item, in order.
+BatchWriter = Callable[[duckdb.DuckDBPyConnection, Sequence[ItemT]], Sequence[ResultT]]
+
+
+@dataclass
+class _Job(Generic[T]):
+    future: asyncio.Future[T]
+    loop: asyncio.AbstractEventLoop
+    call: Callable[[duckdb.DuckDBPyConnection], T] | None = None
+    transactional: bool = True
+    writer: BatchWriter[Any, T] | None = None
+    item: Any = None
+
+    def settle(self, result: T | None, error: BaseException | None) -> None:
+        self.loop.call_soon_threadsafe(_settle, self.future, result, error)
 
 
 class StoreSession:
-    """Serialized access to the store for one run; see the module docstring."""
+    """Serialized, batched access to the store for one run; see the module docstring."""
 
-    def __init__(self, store: DuckDBStore, max_hold_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        store: DuckDBStore,
+        max_hold_seconds: float = 1.0,
+        linger_seconds: float = 0.05,
+        max_batch: int = 64,
+    ) -> None:
         self._store = store
         self._max_hold = max_hold_seconds
+        self._linger = linger_seconds
+        self._max_batch = max_batch
         self._jobs: queue.Queue[Any] = queue.Queue()
         self._thread = threading.Thread(target=self._work, name="duckdb-session", daemon=True)
+        self.batches = 0  # transactions of batch writers (for tests and timings)
 
     async def read(self, job: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         """Run `job(conn)` outside any transaction (for SELECTs)."""
-        return await self._submit(job, transactional=False)
+        return await self._submit(call=job, transactional=False)
 
     async def write(self, job: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         """Run `job(conn)` in its own transaction: committed, or rolled back on error."""
-        return await self._submit(job, transactional=True)
+        return await self._submit(call=job, transactional=True)
 
-    async def _submit(
-        self, job: Callable[[duckdb.DuckDBPyConnection], T], transactional: bool
-    ) -> T:
+    async def write_batched(self, writer: BatchWriter[ItemT, ResultT], item: ItemT) -> ResultT:
+        """Write `item` with `writer`, together with the other items queued for it.
+
+        Returns this item's result, or raises this item's error: a failed batch is
+        written again item by item, so other items' errors do not reach this caller.
+        """
+        return await self._submit(writer=writer, item=item)
+
+    async def _submit(self, **fields: Any) -> Any:
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        self._jobs.put((job, transactional, future, loop))
-        return await future
+        job: _Job[Any] = _Job(future=loop.create_future(), loop=loop, **fields)
+        self._jobs.put(job)
+        return await job.future
 
     def _work(self) -> None:
-        while True:
-            item = self._jobs.get()
-            if item is _STOP:
-                return
+        pending: list[_Job[Any]] = []
+        stopping = False
+        while not (stopping and not pending):
+            if not pending:
+                item = self._jobs.get()
+                if item is _STOP:
+                    return
+                pending.append(item)
             try:
                 # Same lock and lock-retry as every other connection of this process.
                 with self._store.connect() as conn:
                     opened = time.monotonic()
                     while True:
-                        self._run(conn, *item)
+                        stopping = self._take_waiting(pending) or stopping
+                        if not pending:
+                            if stopping:
+                                break
+                            try:
+                                item = self._jobs.get(timeout=self._linger)
+                            except queue.Empty:
+                                break
+                            if item is _STOP:
+                                stopping = True
+                                break
+                            pending.append(item)
+                            continue
+                        self._run_all(conn, pending)
+                        pending = []
                         if time.monotonic() - opened > self._max_hold:
                             break
-                        try:
-                            item = self._jobs.get_nowait()
-                        except queue.Empty:
-                            break
-                        if item is _STOP:
-                            self._jobs.put(_STOP)
-                            break
-            except Exception as exc:  # opening failed: fail the job that was waiting
-                if item is not _STOP:
-                    _, _, future, loop = item
-                    loop.call_soon_threadsafe(_settle, future, None, exc)
+            except Exception as exc:  # opening (or closing) failed: fail what was waiting
+                for job in pending:
+                    job.settle(None, exc)
+                pending = []
 
-    def _run(
-        self,
-        conn: duckdb.DuckDBPyConnection,
-        job: Callable[..., Any],
-        transactional: bool,
-        future: asyncio.Future[Any],
-        loop: asyncio.AbstractEventLoop,
-    ) -> None:
-        scope = transaction_on(conn, self._store.path) if transactional else nullcontext()
+    def _take_waiting(self, pending: list[_Job[Any]]) -> bool:
+        """Move every queued job into `pending`; True if a stop was queued."""
+        while True:
+            try:
+                item = self._jobs.get_nowait()
+            except queue.Empty:
+                return False
+            if item is _STOP:
+                return True
+            pending.append(item)
+
+    def _run_all(self, conn: duckdb.DuckDBPyConnection, jobs: list[_Job[Any]]) -> None:
+        batches: dict[Any, list[_Job[Any]]] = {}
+        for job in jobs:
+            if job.writer is None:
+                self._run_one(conn, job)
+            else:
+                batches.setdefault(job.writer, []).append(job)
+        for writer, group in batches.items():
+            for start in range(0, len(group), self._max_batch):
+                self._run_batch(conn, writer, group[start : start + self._max_batch])
+
+    def _run_one(self, conn: duckdb.DuckDBPyConnection, job: _Job[Any]) -> None:
+        assert job.call is not None
+        scope = transaction_on(conn, self._store.path) if job.transactional else nullcontext()
         try:
             with scope:
-                result = job(conn)
+                result = job.call(conn)
         except Exception as exc:
-            loop.call_soon_threadsafe(_settle, future, None, exc)
+            job.settle(None, exc)
         else:
-            loop.call_soon_threadsafe(_settle, future, result, None)
+            job.settle(result, None)
+
+    def _run_batch(
+        self, conn: duckdb.DuckDBPyConnection, writer: BatchWriter[Any, Any], jobs: list[_Job[Any]]
+    ) -> None:
+        try:
+            with transaction_on(conn, self._store.path):
+                results = writer(conn, [job.item for job in jobs])
+                if len(results) != len(jobs):
+                    raise RuntimeError(f"{writer.__name__} returned {len(results)} results")
+            self.batches += 1
+        except Exception as exc:
+            if len(jobs) == 1:
+                jobs[0].settle(None, exc)
+                return
+            log.info("a batch of %d writes failed (%s); writing them one by one", len(jobs), exc)
+            for job in jobs:
+                self._run_batch(conn, writer, [job])
+            return
+        for job, result in zip(jobs, results, strict=True):
+            job.settle(result, None)
 
     def start(self) -> None:
         self._thread.start()

@@ -1,14 +1,18 @@
-"""Per-partition writes: each function is one transaction's worth of SQL.
+"""Writes: each function is one transaction's worth of SQL.
 
-Rows are staged as an Arrow table and merged with one `INSERT ... ON CONFLICT` (bulk,
-never a Python loop of inserts). Every writer reports how many rows it created, updated
-(content changed, bookkeeping timestamps aside) and removed, so the UI can plot change.
+The per-product writers take a batch of products (see `StoreSession.write_batched`): the
+rows of all of them are staged as one Arrow table and merged with a handful of bulk
+statements (never a Python loop of inserts, never a statement per product), because
+DuckDB's cost is per statement far more than per row. Every writer reports, per product,
+how many rows it created, updated (content changed, bookkeeping timestamps aside) and
+removed, so the UI can plot change.
 Table and column names in the SQL come from `schema.py`; every value is a parameter.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,6 +23,7 @@ from testio_assets.store.schema import BOOKKEEPING
 from testio_assets.store.sql import run
 
 STAGED = "staged_rows"
+WHOLE_TABLE = 0  # the counts key of a merge that is not scoped to partitions
 
 
 @dataclass(frozen=True)
@@ -46,17 +51,26 @@ def merge(
     staged: pa.Table,
     key: Sequence[str],
     *,
-    product_id: int | None = None,
+    products: Sequence[int] | None = None,
     remove_missing: bool = False,
     keep: Iterable[str] = (),
-) -> WriteCounts:
-    """Upsert `staged` into `table` by `key`.
+) -> dict[int, WriteCounts]:
+    """Upsert `staged` into `table` by `key`; returns counts per product.
 
     Args:
-        product_id: the partition being written; required for `remove_missing`.
-        remove_missing: delete the product's rows that are not in `staged`.
+        products: the partitions being written (staged rows carry `product_id`): only
+            their rows are compared, removed and counted, each product on its own.
+            Without it the whole table is one scope, counted under `WHOLE_TABLE`.
+        remove_missing: delete the rows in scope that are not in `staged`.
         keep: columns the upsert must not overwrite on existing rows.
     """
+    if products is None:
+        scope, group, params = "", str(WHOLE_TABLE), {}
+    else:
+        # Only the partitions' rows are compared, not the whole table per write.
+        scope = "WHERE product_id IN (SELECT unnest($products))"
+        group, params = "product_id", {"products": list(products)}
+    target = f"(SELECT * FROM {table} {scope})"
     conn.register(STAGED, staged)
     try:
         columns = staged.column_names
@@ -68,61 +82,86 @@ def merge(
             if content
             else "false"
         )
-        # Only the partition's rows are compared: a filter on product_id lets DuckDB skip
-        # the other products' row groups instead of scanning the whole table per write.
-        scope, params = (
-            ("WHERE product_id = ?", [product_id]) if product_id is not None else ("", [])
+        before = _per_product(
+            conn, f"SELECT {group}, count(*) FROM {table} {scope} GROUP BY ALL", params
         )
-        created, updated, before = conn.execute(
-            f"SELECT count(*) FILTER (WHERE t.{key[0]} IS NULL), "
-            f"count(*) FILTER (WHERE t.{key[0]} IS NOT NULL AND {content_differs}), "
-            f"(SELECT count(*) FROM {table} {scope}) "
-            f"FROM {STAGED} s LEFT JOIN (SELECT * FROM {table} {scope}) t ON {on_key}",
-            params * 2,
-        ).fetchall()[0]
-        removed = 0
+        created: Counter[int] = Counter()
+        updated: Counter[int] = Counter()
+        for product, new, changed in conn.execute(
+            f"SELECT {'s.' + group if products is not None else group}, "
+            f"count(*) FILTER (WHERE t.{key[0]} IS NULL), "
+            f"count(*) FILTER (WHERE t.{key[0]} IS NOT NULL AND {content_differs}) "
+            f"FROM {STAGED} s LEFT JOIN {target} t ON {on_key} GROUP BY ALL",
+            params,
+        ).fetchall():
+            created[int(product)] += int(new)
+            updated[int(product)] += int(changed)
+        removed: Counter[int] = Counter()
         if remove_missing:
-            removed = _affected(
+            removed = _per_product(
                 conn,
-                f"DELETE FROM {table} t WHERE t.product_id = ? AND NOT EXISTS "
-                f"(SELECT 1 FROM {STAGED} s WHERE {on_key}) RETURNING 1",
-                [product_id],
+                f"DELETE FROM {table} t "
+                + (f"{scope} AND " if scope else "WHERE ")
+                + f"NOT EXISTS (SELECT 1 FROM {STAGED} s WHERE {on_key}) RETURNING {group}",
+                params,
+                rows_are_counts=False,
             )
         column_list = ", ".join(columns)
-        if created:
+        if created.total():
             # New rows: a plain insert (no conflict handling) is twice as fast.
             run(
                 conn,
                 f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {STAGED} s "
-                f"WHERE NOT EXISTS (SELECT 1 FROM (SELECT * FROM {table} {scope}) t "
-                f"WHERE {on_key})",
+                f"WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {on_key})",
                 params,
             )
-        if updated:
+        if updated.total():
             overwrite = [c for c in columns if c not in key and c not in set(keep)]
             run(
                 conn,
                 f"INSERT INTO {table} ({column_list}) "
                 f"SELECT {', '.join('s.' + c for c in columns)} "
-                f"FROM {STAGED} s JOIN (SELECT * FROM {table} {scope}) t ON {on_key} "
+                f"FROM {STAGED} s JOIN {target} t ON {on_key} "
                 f"WHERE {content_differs} ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
                 + ", ".join(f"{c} = excluded.{c}" for c in overwrite),
                 params,
             )
         bookkeeping = [c for c in columns if c in BOOKKEEPING and c not in set(keep)]
-        if bookkeeping and len(staged) > created + updated:
+        if bookkeeping and len(staged) > created.total() + updated.total():
             # Unchanged rows were confirmed by the API just now: move their timestamps only.
             run(
                 conn,
                 f"UPDATE {table} t SET "
                 + ", ".join(f"{c} = s.{c}" for c in bookkeeping)
                 + f" FROM {STAGED} s WHERE {on_key}"
-                + (" AND t.product_id = ?" if product_id is not None else ""),
+                + (" AND t.product_id IN (SELECT unnest($products))" if scope else ""),
                 params,
             )
     finally:
         conn.unregister(STAGED)
-    return WriteCounts(created, updated, removed, before + created - removed)
+    return {
+        product: WriteCounts(
+            created[product],
+            updated[product],
+            removed[product],
+            before[product] + created[product] - removed[product],
+        )
+        for product in (products if products is not None else [WHOLE_TABLE])
+    }
+
+
+def _per_product(
+    conn: DuckDBPyConnection,
+    sql: str,
+    params: Mapping[str, object],
+    *,
+    rows_are_counts: bool = True,
+) -> Counter[int]:
+    """Product id -> count, from `(product, count)` rows or from one row per product hit."""
+    rows = conn.execute(sql, params).fetchall()
+    if rows_are_counts:
+        return Counter({int(product): int(count) for product, count in rows})
+    return Counter(int(row[0]) for row in rows)
 
 
 def write_products(conn: DuckDBPyConnection, staged: pa.Table) -> WriteCounts:
@@ -130,7 +169,9 @@ def write_products(conn: DuckDBPyConnection, staged: pa.Table) -> WriteCounts:
 
     A product that comes back is active again. Deactivations count as updates.
     """
-    counts = merge(conn, "products", staged, ["id"], keep=["first_seen_at", "features_synced_at"])
+    counts = merge(conn, "products", staged, ["id"], keep=["first_seen_at", "features_synced_at"])[
+        WHOLE_TABLE
+    ]
     conn.register("listed_products", staged.select(["id"]))
     try:
         vanished = "is_active AND id NOT IN (SELECT id FROM listed_products)"
@@ -142,99 +183,206 @@ def write_products(conn: DuckDBPyConnection, staged: pa.Table) -> WriteCounts:
     return WriteCounts(counts.created, counts.updated + deactivated, 0, counts.rows)
 
 
-def write_tests(conn: DuckDBPyConnection, product_id: int, staged: pa.Table) -> WriteCounts:
-    """Upsert the tests read for one product (tests are never deleted: no signal for it)."""
-    return merge(conn, "tests", staged, ["id"], product_id=product_id)
+# The per-product writers below take a batch: every product's rows are written with one
+# set of statements, and each product gets its own counts back, in the order given.
 
 
-def write_bugs(
-    conn: DuckDBPyConnection,
-    product_id: int,
-    test_ids: Sequence[int],
-    staged: pa.Table,
-    now: datetime,
-) -> WriteCounts:
-    """Replace the bugs of `test_ids` and record on each test when its bugs were read."""
-    conn.register("synced_tests", pa.table({"id": pa.array(test_ids, pa.int64())}))
+@dataclass(frozen=True)
+class TestsWrite:
+    """The tests read for one product (tests are never deleted: no signal for it)."""
+
+    product_id: int
+    staged: pa.Table
+
+
+def write_tests(conn: DuckDBPyConnection, writes: Sequence[TestsWrite]) -> list[WriteCounts]:
+    counts = merge(conn, "tests", _concat(w.staged for w in writes), ["id"], products=_ids(writes))
+    return [counts[w.product_id] for w in writes]
+
+
+@dataclass(frozen=True)
+class BugsWrite:
+    """The bugs read for `test_ids` of one product: they replace those tests' bugs."""
+
+    product_id: int
+    test_ids: Sequence[int]
+    staged: pa.Table
+    synced_at: datetime
+
+
+def write_bugs(conn: DuckDBPyConnection, writes: Sequence[BugsWrite]) -> list[WriteCounts]:
+    """Replace the bugs of each write's tests and record on each test when they were read."""
+    synced = pa.table(
+        {
+            "id": pa.array([t for w in writes for t in w.test_ids], pa.int64()),
+            "synced_at": pa.array(
+                [w.synced_at for w in writes for _ in w.test_ids], pa.timestamp("us", "UTC")
+            ),
+        }
+    )
+    staged = _concat(w.staged for w in writes)
+    conn.register("synced_tests", synced)
     conn.register("fetched_bugs", staged.select(["id"]))
     try:
-        gone = (
-            "test_id IN (SELECT id FROM synced_tests) AND id NOT IN (SELECT id FROM fetched_bugs)"
+        removed = _per_product(
+            conn,
+            "DELETE FROM bugs WHERE test_id IN (SELECT id FROM synced_tests) "
+            "AND id NOT IN (SELECT id FROM fetched_bugs) RETURNING product_id",
+            {},
+            rows_are_counts=False,
         )
-        removed = _affected(conn, f"DELETE FROM bugs WHERE {gone} RETURNING 1")
-        counts = merge(conn, "bugs", staged, ["id"], product_id=product_id)
+        counts = merge(conn, "bugs", staged, ["id"], products=_ids(writes))
         run(
             conn,
-            "UPDATE tests SET bugs_synced_at = ?, bugs_synced_final = is_final "
-            "WHERE id IN (SELECT id FROM synced_tests)",
-            [now],
+            "UPDATE tests SET bugs_synced_at = s.synced_at, bugs_synced_final = tests.is_final "
+            "FROM synced_tests s WHERE tests.id = s.id",
         )
     finally:
         conn.unregister("synced_tests")
         conn.unregister("fetched_bugs")
-    return WriteCounts(counts.created, counts.updated, removed, counts.rows)
+    return [
+        WriteCounts(
+            counts[w.product_id].created,
+            counts[w.product_id].updated,
+            removed[w.product_id],
+            counts[w.product_id].rows,
+        )
+        for w in writes
+    ]
+
+
+@dataclass(frozen=True)
+class FeaturesWrite:
+    """A product's whole feature catalogue: it replaces the stored one."""
+
+    product_id: int
+    features: pa.Table
+    stories: pa.Table
+    synced_at: datetime
 
 
 def write_features(
-    conn: DuckDBPyConnection, product_id: int, features: pa.Table, stories: pa.Table, now: datetime
-) -> tuple[WriteCounts, WriteCounts]:
-    """Replace a product's feature catalogue and stamp `products.features_synced_at`."""
-    feature_counts = merge(
-        conn, "features", features, ["id"], product_id=product_id, remove_missing=True
-    )
-    story_counts = merge(
+    conn: DuckDBPyConnection, writes: Sequence[FeaturesWrite]
+) -> list[tuple[WriteCounts, WriteCounts]]:
+    """Replace each product's features and stories; stamp `products.features_synced_at`."""
+    products = _ids(writes)
+    features = merge(
         conn,
-        "user_stories",
-        stories,
-        ["feature_id", "ordinal"],
-        product_id=product_id,
+        "features",
+        _concat(w.features for w in writes),
+        ["id"],
+        products=products,
         remove_missing=True,
     )
-    run(conn, "UPDATE products SET features_synced_at = ? WHERE id = ?", [now, product_id])
-    return feature_counts, story_counts
+    stories = merge(
+        conn,
+        "user_stories",
+        _concat(w.stories for w in writes),
+        ["feature_id", "ordinal"],
+        products=products,
+        remove_missing=True,
+    )
+    conn.register("synced_products", _stamps(writes))
+    try:
+        run(
+            conn,
+            "UPDATE products SET features_synced_at = s.synced_at "
+            "FROM synced_products s WHERE products.id = s.product_id",
+        )
+    finally:
+        conn.unregister("synced_products")
+    return [(features[w.product_id], stories[w.product_id]) for w in writes]
 
 
 USERS_SQL = """
 WITH testers AS (
-    SELECT author_name AS name, reported_at AS event_at, 1 AS bugs, 0 AS comments, 0 AS repros
-    FROM bugs WHERE product_id = $product AND author_name IS NOT NULL
+    SELECT product_id, author_name AS name, reported_at AS event_at,
+           1 AS bugs, 0 AS comments, 0 AS repros
+    FROM bugs WHERE product_id IN (SELECT product_id FROM rebuilt) AND author_name IS NOT NULL
     UNION ALL
-    SELECT c.author_name, c.created_at, 0, 1, 0
-    FROM (SELECT unnest(comments) AS c FROM bugs WHERE product_id = $product)
+    SELECT product_id, c.author_name, c.created_at, 0, 1, 0
+    FROM (SELECT product_id, unnest(comments) AS c FROM bugs
+          WHERE product_id IN (SELECT product_id FROM rebuilt))
     WHERE c.author_name IS NOT NULL
     UNION ALL
-    SELECT r, reported_at, 0, 0, 1
-    FROM (SELECT unnest(reproduction_authors) AS r, reported_at FROM bugs
-          WHERE product_id = $product)
+    SELECT product_id, r, reported_at, 0, 0, 1
+    FROM (SELECT product_id, unnest(reproduction_authors) AS r, reported_at FROM bugs
+          WHERE product_id IN (SELECT product_id FROM rebuilt))
     WHERE r IS NOT NULL
 ), customers AS (
-    SELECT created_by AS name, coalesce(start_at, end_at) AS event_at, 1 AS created, 0 AS submitted
-    FROM tests WHERE product_id = $product AND created_by IS NOT NULL
+    SELECT product_id, created_by AS name, coalesce(start_at, end_at) AS event_at,
+           1 AS created, 0 AS submitted
+    FROM tests WHERE product_id IN (SELECT product_id FROM rebuilt) AND created_by IS NOT NULL
     UNION ALL
-    SELECT submitted_by, coalesce(end_at, start_at), 0, 1
-    FROM tests WHERE product_id = $product AND submitted_by IS NOT NULL
+    SELECT product_id, submitted_by, coalesce(end_at, start_at), 0, 1
+    FROM tests WHERE product_id IN (SELECT product_id FROM rebuilt) AND submitted_by IS NOT NULL
+), people AS (
+    SELECT product_id, name, 'tester' AS role,
+           min(event_at) AS first_activity_at, max(event_at) AS last_activity_at,
+           sum(bugs)::INTEGER AS bugs_reported, sum(comments)::INTEGER AS comments_written,
+           sum(repros)::INTEGER AS reproductions, 0 AS tests_created, 0 AS tests_submitted
+    FROM testers GROUP BY product_id, name
+    UNION ALL
+    SELECT product_id, name, 'customer', min(event_at), max(event_at), 0, 0, 0,
+           sum(created)::INTEGER, sum(submitted)::INTEGER
+    FROM customers GROUP BY product_id, name
 )
-SELECT $product::BIGINT AS product_id, name, 'tester' AS role,
-       min(event_at) AS first_activity_at, max(event_at) AS last_activity_at,
-       sum(bugs)::INTEGER AS bugs_reported, sum(comments)::INTEGER AS comments_written,
-       sum(repros)::INTEGER AS reproductions, 0 AS tests_created, 0 AS tests_submitted,
-       $now::TIMESTAMPTZ AS synced_at
-FROM testers GROUP BY name
-UNION ALL
-SELECT $product::BIGINT, name, 'customer', min(event_at), max(event_at), 0, 0, 0,
-       sum(created)::INTEGER, sum(submitted)::INTEGER, $now::TIMESTAMPTZ
-FROM customers GROUP BY name
+SELECT people.*, rebuilt.synced_at FROM people JOIN rebuilt USING (product_id)
 """
 
 
-def rebuild_users(conn: DuckDBPyConnection, product_id: int, now: datetime) -> WriteCounts:
-    """Derive the product's people from its stored tests and bugs (no API calls)."""
-    staged = conn.sql(USERS_SQL, params={"product": product_id, "now": now}).to_arrow_table()
-    return merge(
-        conn,
-        "users",
-        staged,
-        ["product_id", "name", "role"],
-        product_id=product_id,
-        remove_missing=True,
+@dataclass(frozen=True)
+class UsersWrite:
+    """Rebuild a product's users from its stored tests and bugs, or (`rebuild=False`,
+    nothing they derive from changed) only count them."""
+
+    product_id: int
+    synced_at: datetime
+    rebuild: bool = True
+
+
+def write_users(conn: DuckDBPyConnection, writes: Sequence[UsersWrite]) -> list[WriteCounts]:
+    """Derive people from the stored tests and bugs with SQL (no API calls)."""
+    rebuilt = [w for w in writes if w.rebuild]
+    counts: dict[int, WriteCounts] = {}
+    if rebuilt:
+        conn.register("rebuilt", _stamps(rebuilt))
+        try:
+            staged = conn.sql(USERS_SQL).to_arrow_table()
+        finally:
+            conn.unregister("rebuilt")
+        counts = merge(
+            conn,
+            "users",
+            staged,
+            ["product_id", "name", "role"],
+            products=_ids(rebuilt),
+            remove_missing=True,
+        )
+    kept = _ids([w for w in writes if not w.rebuild])
+    if kept:
+        rows = _per_product(
+            conn,
+            "SELECT product_id, count(*) FROM users "
+            "WHERE product_id IN (SELECT unnest($products)) GROUP BY ALL",
+            {"products": kept},
+        )
+        counts.update({pid: WriteCounts(rows=rows[pid]) for pid in kept})
+    return [counts[w.product_id] for w in writes]
+
+
+def _ids(writes: Iterable[TestsWrite | BugsWrite | FeaturesWrite | UsersWrite]) -> list[int]:
+    return list(dict.fromkeys(w.product_id for w in writes))
+
+
+def _concat(tables: Iterable[pa.Table]) -> pa.Table:
+    return pa.concat_tables(list(tables))
+
+
+def _stamps(writes: Sequence[FeaturesWrite | UsersWrite]) -> pa.Table:
+    return pa.table(
+        {
+            "product_id": pa.array([w.product_id for w in writes], pa.int64()),
+            "synced_at": pa.array([w.synced_at for w in writes], pa.timestamp("us", "UTC")),
+        }
     )
