@@ -26,7 +26,7 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     SqliteEventLogStorage,
 )
 from dagster._serdes import ConfigurableClassData
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
@@ -36,6 +36,14 @@ OPEN_SHARDS = 8  # the index plus the most recent runs' databases
 def default_base_dir() -> str:
     home = os.environ.get("DAGSTER_HOME") or os.getcwd()
     return os.path.join(home, "history", "runs")
+
+
+def _relaxed_sync(dbapi_connection: Any, _record: Any) -> None:
+    # In WAL mode NORMAL syncs at checkpoints instead of at every commit: a crash of the
+    # process loses nothing, a power cut may lose the last events, never the database.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
 
 
 class PooledSqliteEventLogStorage(SqliteEventLogStorage):
@@ -68,6 +76,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
                 poolclass=StaticPool,
                 connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
             )
+            event.listen(engine, "connect", _relaxed_sync)
         self._engines[shard] = engine
         while len(self._engines) > OPEN_SHARDS:
             _, oldest = self._engines.popitem(last=False)

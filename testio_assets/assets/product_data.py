@@ -42,6 +42,7 @@ from testio_assets.assets.columns import column_schema
 from testio_assets.assets.products import GROUP, KINDS, OWNERS
 from testio_assets.assets.report import StepReport
 from testio_assets.automation.partitions import product_partitions
+from testio_assets.gc_tuning import relaxed_gc
 from testio_assets.store.database import DuckDBStore
 from testio_assets.store.session import StoreSession, store_session
 
@@ -277,15 +278,16 @@ def build_product_data_asset(feature_ttl_seconds: int) -> AssetsDefinition:
                 finished.put(None)
 
         worker = threading.Thread(target=work, name="testio-sync", daemon=True)
-        worker.start()
-        while (item := finished.get()) is not None:
-            name, pid, report = item
-            # One event per asset and partition, each with its own figures; the step
-            # yields no outputs, so partitions that failed are not reported as stored.
-            yield AssetMaterialization(
-                asset_key=AssetKey(name), partition=str(pid), metadata=report.metadata()
-            )
-        worker.join()
+        with relaxed_gc():
+            worker.start()
+            while (item := finished.get()) is not None:
+                name, pid, report = item
+                # One event per asset and partition, each with its own figures; the step
+                # yields no outputs, so partitions that failed are not reported as stored.
+                yield AssetMaterialization(
+                    asset_key=AssetKey(name), partition=str(pid), metadata=report.metadata()
+                )
+            worker.join()
         outcome = result[0]
         if isinstance(outcome, TokenRefusedError):
             raise Failure(description=str(outcome), allow_retries=False)
