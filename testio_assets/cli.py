@@ -158,6 +158,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def enable_event_batches() -> None:
+    """Let Dagster hand a run's planned events to the event log in batches, which
+    `PooledSqliteEventLogStorage.store_event_batch` stores in one transaction. Inherited
+    by `dagster dev` when `demo` starts it. A size the user set is kept."""
+    os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", "1000")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="testio-assets", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -205,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     load_dotenv()
+    enable_event_batches()
     args = build_parser().parse_args(argv)
     if args.command == "simulator" and args.host not in ("127.0.0.1", "localhost", "::1"):
         print(
