@@ -50,6 +50,7 @@ def cmd_simulator(args: argparse.Namespace) -> int:
         latency_ms=args.latency_ms,
         token=args.token,
     )
+    server.account.encode_all()  # serve the first sync as fast as the ones after it
     counts = server.account.counts()
     print(
         f"Test IO simulator ({args.profile}, seed {args.seed}, {args.latency_ms:g} ms latency): "

@@ -13,7 +13,7 @@ import pytest
 
 from testio_assets.api.models import ExploratoryTest
 from testio_assets.store.database import DuckDBStore
-from testio_assets.store.rows import test_rows
+from testio_assets.store import rows
 from testio_assets.store.session import StoreSession, store_session
 from testio_assets.store.writers import TestsWrite, write_tests
 
@@ -71,7 +71,7 @@ def test_a_failing_item_fails_alone_and_the_others_are_stored(db: Path) -> None:
 
 def _tests(product_id: int, ids: list[int]) -> TestsWrite:
     tests = [ExploratoryTest(id=i, title=f"test {i}", status="running") for i in ids]
-    return TestsWrite(product_id, test_rows(product_id, tests, NOW))
+    return TestsWrite(product_id, rows.test_rows(product_id, tests, NOW))
 
 
 def test_real_writer_batches_products_with_counts_each_and_isolates_a_bad_one(db: Path) -> None:
@@ -96,8 +96,8 @@ def test_real_writer_batches_products_with_counts_each_and_isolates_a_bad_one(db
     assert (first.created, first.updated, first.rows) == (2, 0, 3)
     assert (third.created, third.rows) == (1, 1)
     assert isinstance(broken, duckdb.Error)
-    rows = _stored(db, "SELECT product_id, count(*) FROM tests GROUP BY ALL ORDER BY 1")
-    assert rows == [(1, 3), (3, 1)]
+    stored = _stored(db, "SELECT product_id, count(*) FROM tests GROUP BY ALL ORDER BY 1")
+    assert stored == [(1, 3), (3, 1)]
 
 
 def test_opening_failure_fails_the_waiting_jobs_without_hanging(tmp_path: Path) -> None:

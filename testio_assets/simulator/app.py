@@ -284,8 +284,8 @@ class SimulatorApp:
             tests = [t for p in account.active_products() for t in p.tests]
         tests = [t for t in tests if account.products[t.product_id].active]
         product_id = tests[0].product_id if tests else None
-        bugs = [account.bug_json(b) for t in tests for b in account.bugs_by_test[t.id]]
-        return Answer(200, {"bugs": bugs}, "bugs", product_id)
+        bugs = [account.encoded_bug(b) for t in tests for b in account.bugs_by_test[t.id]]
+        return Answer(200, b'{"bugs":[' + b",".join(bugs) + b"]}", "bugs", product_id)
 
     # -- admin -----------------------------------------------------------------------------
 
@@ -331,6 +331,9 @@ def _int(value: str | None, default: int) -> int:
 
 
 def _dump(body: Any) -> bytes:
+    """The body as compact JSON; bytes are JSON encoded already."""
+    if isinstance(body, bytes):
+        return body
     return json.dumps(body, separators=(",", ":")).encode()
 
 

@@ -8,6 +8,7 @@ added, renamed and removed, products appear and disappear.
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -141,6 +142,9 @@ class SimulatedAccount:
         self.products: dict[int, SimProduct] = {}
         self.tests: dict[int, SimTest] = {}
         self.bugs_by_test: dict[int, list[SimBug]] = {}
+        # Encoded `bug_json` per bug id: most of what the simulator serves is bugs, and
+        # encoding them again for every request made it slower than the API it imitates.
+        self._encoded_bugs: dict[int, bytes] = {}
         self._next = {
             "product": 1001,
             "section": 50001,
@@ -291,6 +295,7 @@ class SimulatedAccount:
 
     def advance(self, steps: int = 1) -> None:
         """Move simulated time forward by `steps` days, changing the account as it goes."""
+        self.changed()
         for _ in range(steps):
             self.step += 1
             self.now += timedelta(days=1)
@@ -337,13 +342,19 @@ class SimulatedAccount:
 
     def add_product(self) -> SimProduct:
         """Make a new product appear (with history: tests of all ages, mostly final)."""
+        self.changed()
         return self._new_product(
             random.Random(f"{self.seed}-new-{len(self.products)}"), initial=True
         )
 
     def remove_product(self, product_id: int) -> None:
         """Make a product vanish from `/products` (its endpoints then answer 404)."""
+        self.changed()
         self.products[product_id].active = False
+
+    def changed(self) -> None:
+        """Forget encoded records; call after changing the account's objects directly."""
+        self._encoded_bugs.clear()
 
     # -- views the API serves ------------------------------------------------------------
 
@@ -405,6 +416,20 @@ class SimulatedAccount:
                 "allow_orders": False,
             },
         }
+
+    def encoded_bug(self, bug: SimBug) -> bytes:
+        """`bug_json(bug)` as compact JSON, encoded once until the account changes."""
+        encoded = self._encoded_bugs.get(bug.id)
+        if encoded is None:
+            encoded = json.dumps(self.bug_json(bug), separators=(",", ":")).encode()
+            self._encoded_bugs[bug.id] = encoded
+        return encoded
+
+    def encode_all(self) -> None:
+        """Encode every bug now (a served simulator does this before it answers)."""
+        for bugs in self.bugs_by_test.values():
+            for bug in bugs:
+                self.encoded_bug(bug)
 
     def bug_json(self, bug: SimBug) -> dict[str, Any]:
         test = self.tests[bug.test_id]
