@@ -12,8 +12,8 @@ import duckdb
 import pytest
 
 from testio_assets.api.models import ExploratoryTest
-from testio_assets.store.database import DuckDBStore
 from testio_assets.store import rows
+from testio_assets.store.database import DuckDBStore
 from testio_assets.store.session import StoreSession, store_session
 from testio_assets.store.writers import TestsWrite, write_tests
 
