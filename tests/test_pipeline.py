@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from dagster import AssetKey, DagsterInstance
 
+from testio_assets.assets.product_data import sync_product_partitions
+from testio_assets.assets.products import fetch_and_store_products
 from testio_assets.simulator.faults import Fault
 from testio_assets.simulator.server import SimulatorServer
+from testio_assets.store.database import DuckDBStore
+from tests.conftest import client_for
 from tests.pipeline_helpers import pipeline_for, query, snapshot, sync
 
 
@@ -259,3 +265,32 @@ def test_more_than_150_tests_are_all_stored(
     with SimulatorServer(big, seed=2) as server:
         summary = sync(pipeline_for(server, db, monkeypatch), instance)
         assert summary.rows["tests"] == server.account.counts()["tests"] > 300
+
+
+def test_bug_pages_parsed_in_a_worker_process_store_the_same_rows(
+    simulator: SimulatorServer, tmp_path: Path
+) -> None:
+    """Large runs parse bug pages in another process: same rows, same skipped records."""
+    product = simulator.account.active_products()[0]
+    bad = next(b for t in product.tests for b in simulator.account.bugs_by_test[t.id])
+    bad.title = 12345  # type: ignore[assignment]  # a number where the API sends text
+    simulator.account.changed()
+    client = client_for(simulator)
+    now = datetime.now(UTC)
+    ids = [p.id for p in simulator.account.active_products()]
+    tables, skipped = [], []
+    for workers in (0, 1):
+        store = DuckDBStore(path=str(tmp_path / f"workers-{workers}.duckdb"))
+        asyncio.run(fetch_and_store_products(client, store, now))
+        outcome = asyncio.run(
+            sync_product_partitions(
+                client, store, ids, {"tests", "bugs"}, now, parse_workers=workers
+            )
+        )
+        assert not outcome.failures
+        tables.append(snapshot(Path(store.path))["bugs"])
+        skipped.append(outcome.reports[("bugs", product.id)].skipped_records)
+    in_process, in_worker = tables
+    assert in_worker == in_process and len(in_process) == simulator.account.counts()["bugs"] - 1
+    assert bad.id not in {row[0] for row in in_worker}
+    assert skipped[0] == skipped[1] and f"id {bad.id}" in skipped[1][0]

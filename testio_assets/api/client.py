@@ -8,17 +8,17 @@ duration of an asset's work. Assets never touch httpx.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any, TypeVar
 
 import httpx
 from dagster import ConfigurableResource
-from pydantic import Field, PrivateAttr, TypeAdapter, ValidationError, create_model
+from pydantic import Field, PrivateAttr
 from tenacity import AsyncRetrying, RetryCallState, RetryError, retry_if_exception_type
 
 from testio_assets.api.errors import (
@@ -29,12 +29,20 @@ from testio_assets.api.errors import (
 )
 from testio_assets.api.models import ApiModel, Bug, ExploratoryTest, Feature, Product
 from testio_assets.api.retry_policy import RetryableFailure, RetryPolicy, parse_retry_after
+from testio_assets.api.validation import (
+    MissingKey,
+    NotAJsonObject,
+    Rejected,
+    json_object,
+    validate_list,
+    validate_records,
+)
 from testio_assets.settings import DEFAULT_BASE_URL
-from testio_assets.timings import timed
 
 log = logging.getLogger("testio_assets.api")
 ModelT = TypeVar("ModelT", bound=ApiModel)
 ResultT = TypeVar("ResultT")
+ParsedT = TypeVar("ParsedT")
 
 
 @dataclass(frozen=True)
@@ -143,17 +151,13 @@ class ApiSession:
         pydantic-core); only if that fails is each record validated on its own, so that
         one malformed record is skipped and reported instead of sinking the page.
         """
-        endpoint = path if not params else f"{path}?{httpx.QueryParams(params)}"
+        endpoint = _endpoint(path, params)
 
         def parse(response: httpx.Response) -> tuple[list[ModelT], int]:
-            try:
-                with timed("payload validation"):
-                    envelope = _envelope(key, model).validate_json(response.content)
-            except ValidationError:
-                # Not JSON (retried by `_json_object`), or some record is malformed.
-                return self._parse_list(_json_object(response), key, model, endpoint)
-            items = getattr(envelope, key)
-            return items, len(items)
+            with self._checked(response, endpoint):
+                items, sent, rejected = validate_list(response.content, key, model)
+            self._report_rejected(endpoint, rejected)
+            return items, sent
 
         return await self._get(
             path,
@@ -163,16 +167,58 @@ class ApiSession:
             server_error_attempts=server_error_attempts,
         )
 
+    async def get_parsed(
+        self,
+        path: str,
+        params: dict[str, Any] | None,
+        parse: Callable[[bytes], Awaitable[tuple[ParsedT, list[Rejected]]]],
+        *,
+        product_id: int | None = None,
+    ) -> ParsedT:
+        """GET a list endpoint whose body `parse` turns into something else than models
+        (rows, say, parsed in another process); its rejected records are reported here."""
+        endpoint = _endpoint(path, params)
+
+        async def parse_response(response: httpx.Response) -> ParsedT:
+            with self._checked(response, endpoint):
+                parsed, rejected = await parse(response.content)
+            self._report_rejected(endpoint, rejected)
+            return parsed
+
+        return await self._get(path, params, parse_response, product_id=product_id)
+
+    @contextmanager
+    def _checked(self, response: httpx.Response, endpoint: str) -> Iterator[None]:
+        """Body problems as the client's errors: not JSON is worth another try."""
+        try:
+            yield
+        except NotAJsonObject as exc:
+            kind = response.headers.get("content-type", "no content type")
+            raise RetryableFailure(f"{response.status_code} with {exc} ({kind})") from None
+        except MissingKey as exc:
+            raise ApiRequestError(endpoint, str(exc)) from None
+
+    def _report_rejected(self, endpoint: str, rejected: Iterable[Rejected]) -> None:
+        for record in rejected:
+            self.stats.skipped.append(SkippedRecord(endpoint, record.reason, record.record_id))
+            log.warning(
+                "skipped a malformed record from %s (id %s): %s",
+                endpoint,
+                record.record_id,
+                record.reason,
+            )
+
     async def _get(
         self,
         path: str,
         params: dict[str, Any] | None,
-        parse: Callable[[httpx.Response], ResultT],
+        parse: Callable[[httpx.Response], ResultT | Awaitable[ResultT]],
         *,
         product_id: int | None = None,
         server_error_attempts: int | None = None,
     ) -> ResultT:
-        """GET `path` with retries; `parse` turns a 2xx response into the result.
+        """GET `path` with retries; `parse` turns a 2xx response into the result (or an
+        awaitable of it); a `RetryableFailure` it raises is retried like a 5xx.
 
         Raises:
             TokenRefusedError: 401, at once.
@@ -180,7 +226,7 @@ class ApiSession:
             SectionedProductError: 422 from a product's feature list.
             ApiRequestError: anything else that did not succeed within the retry policy.
         """
-        endpoint = path if not params else f"{path}?{httpx.QueryParams(params)}"
+        endpoint = _endpoint(path, params)
 
         def stop(state: RetryCallState) -> bool:
             return self._retry.should_stop(state, server_error_attempts)
@@ -204,7 +250,10 @@ class ApiSession:
         try:
             async for attempt in retrying:
                 with attempt:
-                    return parse(await self._attempt(path, params, endpoint, product_id))
+                    result = parse(await self._attempt(path, params, endpoint, product_id))
+                    if inspect.isawaitable(result):
+                        return await result
+                    return result
         except RetryError as gave_up:
             last = gave_up.last_attempt.exception()
             attempts = gave_up.last_attempt.attempt_number
@@ -249,31 +298,6 @@ class ApiSession:
         return response
 
     # -- parsing --------------------------------------------------------------------------
-
-    def _parse_list(
-        self, body: dict[str, Any], key: str, model: type[ModelT], endpoint: str
-    ) -> tuple[list[ModelT], int]:
-        """Parse each record on its own: a malformed one is skipped and reported."""
-        raw = body.get(key)
-        if raw is None:
-            raise ApiRequestError(endpoint, f"response has no {key!r} key: {sorted(body)}")
-        items: list[ModelT] = []
-        with timed("payload validation"):
-            for record in raw:
-                try:
-                    items.append(model.model_validate(record))
-                except ValidationError as exc:
-                    record_id = record.get("id") if isinstance(record, dict) else None
-                    first = exc.errors()[0]
-                    reason = f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
-                    self.stats.skipped.append(SkippedRecord(endpoint, reason, _text(record_id)))
-                    log.warning(
-                        "skipped a malformed record from %s (id %s): %s",
-                        endpoint,
-                        record_id,
-                        reason,
-                    )
-        return items, len(raw)
 
     # -- endpoints -------------------------------------------------------------------------
 
@@ -360,12 +384,8 @@ class ApiSession:
             if exc.status_code == 403 and product_id is not None:
                 raise ProductUnavailableError(product_id, 403, exc.endpoint) from None
             raise
-        items, _ = self._parse_list(
-            {"exploratory_tests": [body.get("exploratory_test")]},
-            "exploratory_tests",
-            ExploratoryTest,
-            f"/exploratory_tests/{test_id}",
-        )
+        items, rejected = validate_records([body.get("exploratory_test")], ExploratoryTest)
+        self._report_rejected(f"/exploratory_tests/{test_id}", rejected)
         return items[0] if items else None
 
     async def bugs_for_tests(
@@ -380,10 +400,33 @@ class ApiSession:
         return [bug for batch in results for bug in batch]
 
     async def _bug_batch(self, test_ids: Iterable[int], product_id: int | None) -> list[Bug]:
-        ids = ",".join(str(i) for i in test_ids)
-        params = {"filter_test_cycle_ids": ids}
+        params = {"filter_test_cycle_ids": ",".join(str(i) for i in test_ids)}
         bugs, _ = await self.get_records("/bugs", params, "bugs", Bug, product_id=product_id)
         return bugs
+
+    async def bug_pages(
+        self,
+        test_ids: Sequence[int],
+        product_id: int,
+        parse: Callable[[bytes], Awaitable[tuple[ParsedT, list[Rejected]]]],
+    ) -> list[ParsedT]:
+        """Like `bugs_for_tests`, but each body goes to `parse` (say, into table rows in
+        another process) instead of becoming models here. One result per batch."""
+        batches = [
+            test_ids[i : i + self.bug_batch_size]
+            for i in range(0, len(test_ids), self.bug_batch_size)
+        ]
+        return await asyncio.gather(
+            *(
+                self.get_parsed(
+                    "/bugs",
+                    {"filter_test_cycle_ids": ",".join(str(i) for i in batch)},
+                    parse,
+                    product_id=product_id,
+                )
+                for batch in batches
+            )
+        )
 
     async def product_features(self, product: Product) -> ProductFeatures:
         """The product's features with user stories; per section for sectioned products.
@@ -431,23 +474,14 @@ class ApiSession:
 def _json_object(response: httpx.Response) -> dict[str, Any]:
     """The body as a JSON object; anything else is worth another try."""
     try:
-        with timed("json decoding"):
-            body = response.json()
-    except ValueError:
+        return json_object(response.content)
+    except NotAJsonObject as exc:
         kind = response.headers.get("content-type", "no content type")
-        raise RetryableFailure(
-            f"{response.status_code} with a body that is not JSON ({kind})"
-        ) from None
-    if not isinstance(body, dict):
-        raise RetryableFailure(f"{response.status_code} with JSON that is not an object")
-    return body
+        raise RetryableFailure(f"{response.status_code} with {exc} ({kind})") from None
 
 
-@cache
-def _envelope(key: str, model: type[ApiModel]) -> TypeAdapter[Any]:
-    """A validator for `{key: [model, ...]}` bodies (other root keys ignored)."""
-    envelope = create_model(f"{key}_envelope", __base__=ApiModel, **{key: (list[model], ...)})
-    return TypeAdapter(envelope)
+def _endpoint(path: str, params: dict[str, Any] | None) -> str:
+    return path if not params else f"{path}?{httpx.QueryParams(params)}"
 
 
 def _unique(features: list[Feature]) -> list[Feature]:

@@ -43,6 +43,7 @@ from testio_assets.assets.products import GROUP, KINDS, OWNERS
 from testio_assets.assets.report import StepReport
 from testio_assets.automation.partitions import product_partitions
 from testio_assets.gc_tuning import relaxed_gc
+from testio_assets.store.bug_pages import BugPageParser
 from testio_assets.store.database import DuckDBStore
 from testio_assets.store.session import StoreSession, store_session
 
@@ -51,6 +52,9 @@ log = logging.getLogger("testio_assets.assets")
 CHAIN = ("tests", "bugs", "users")  # each needs the one before it, per product
 ALL_PRODUCT_ASSETS = (*CHAIN, "features")
 MIN_FRESHNESS_WINDOW = timedelta(minutes=1)
+# From this many products on, a run parses bug pages in a worker process (a second of
+# start-up, repaid many times over by a free interpreter lock; see `store/bug_pages.py`).
+PARSE_IN_WORKER_FROM = 20
 ReportCallback = Callable[[str, int, StepReport], None]
 
 
@@ -76,6 +80,7 @@ async def sync_product_partitions(
     now: datetime,
     features_fresh_for: timedelta | None = None,
     on_report: ReportCallback | None = None,
+    parse_workers: int | None = None,
 ) -> PartitionOutcome:
     """Materialize `selected` assets for every product in `product_ids`, concurrently.
 
@@ -84,18 +89,28 @@ async def sync_product_partitions(
     With `features_fresh_for`, products whose features were synced within that window
     keep them without an API call (reported in `outcome.fresh_features`).
 
+    Bug pages are parsed in `parse_workers` worker processes (default: one when the run
+    has `PARSE_IN_WORKER_FROM` products or more, else in this process).
+
     Raises:
         TokenRefusedError: at the first 401; every other product's work is cancelled.
     """
-    async with store_session(store) as db:
-        return await _sync_with(
-            client, db, product_ids, selected, now, features_fresh_for, on_report
-        )
+    if parse_workers is None:
+        parse_workers = 1 if "bugs" in selected and len(product_ids) >= PARSE_IN_WORKER_FROM else 0
+    parser = BugPageParser(parse_workers)
+    try:
+        async with store_session(store) as db:
+            return await _sync_with(
+                client, db, parser, product_ids, selected, now, features_fresh_for, on_report
+            )
+    finally:
+        await asyncio.to_thread(parser.close)
 
 
 async def _sync_with(
     client: TestIOClient,
     db: StoreSession,
+    parser: BugPageParser,
     product_ids: list[int],
     selected: set[str],
     now: datetime,
@@ -134,7 +149,7 @@ async def _sync_with(
 
         steps: dict[str, Callable[[], Awaitable[StepReport]]] = {
             "tests": lambda: tests.sync_tests(session, db, pid, now),
-            "bugs": lambda: bugs.sync_bugs(session, db, pid, now),
+            "bugs": lambda: bugs.sync_bugs(session, db, pid, now, parser),
             "users": lambda: users.sync_users(db, pid, now, rebuild=not sources_unchanged()),
         }
         failed: str | None = None
