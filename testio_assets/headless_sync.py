@@ -23,6 +23,10 @@ from testio_assets.automation.partitions import (
 from testio_assets.store.database import DuckDBStore, lock_waits
 from testio_assets.store.schema import TABLES
 
+# The console shows the runs' INFO lines, not a DEBUG line per event (900 of them for the
+# large profile); every event is still in the run's history for the UI.
+CONSOLE_INFO = {"console": {"config": {"log_level": "INFO"}}}
+
 
 class SyncError(RuntimeError):
     """The sync could not do what was asked (the message says what and why)."""
@@ -96,6 +100,7 @@ def run_sync(
         instance=instance,
         resources=resources,
         selection=["products"],
+        run_config={"loggers": CONSOLE_INFO},
         raise_on_error=False,
         tags={"testio/trigger": "cli-sync"},
     )
@@ -131,7 +136,8 @@ def run_sync(
             raise_on_error=False,
             # A plain sync keeps fresh features; `--product` forces a full re-read.
             run_config={
-                "ops": {"product_data": {"config": {"skip_fresh_features": not product_ids}}}
+                "ops": {"product_data": {"config": {"skip_fresh_features": not product_ids}}},
+                "loggers": CONSOLE_INFO,
             },
             tags={
                 **range_tags(first, last),

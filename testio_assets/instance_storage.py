@@ -116,12 +116,21 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         with self.run_connection(run_ids.pop()) as conn:
             for statement in statements:
                 conn.execute(statement)
+        # Each event overwrites its asset's summary row in the index; when the batch is of
+        # one event type, writing it for the last event of each asset ends in the same row.
+        last_of_asset = {
+            event.dagster_event.asset_key: index  # type: ignore[union-attr]
+            for index, event in enumerate(events)
+        }
+        one_type = len({event.dagster_event_type for event in events}) == 1
         with self.index_transaction() as conn:
-            for event, statement in zip(events, statements, strict=True):
+            for index, (event, statement) in enumerate(zip(events, statements, strict=True)):
                 with db_result(conn, statement) as result:
                     event_id = result.inserted_primary_key[0]
                 self._store_asset_event_tags(conn, [event], [event_id])
-                self._store_asset_event(conn, event, event_id)
+                asset_key = event.dagster_event.asset_key  # type: ignore[union-attr]
+                if not one_type or last_of_asset[asset_key] == index:
+                    self._store_asset_event(conn, event, event_id)
 
     def dispose(self) -> None:
         with self._db_lock:
