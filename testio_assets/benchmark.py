@@ -335,7 +335,8 @@ def run_benchmark(options: BenchOptions) -> dict[str, float]:
         "refresh_allowed": needed_for_refresh(account, options.page_size, options.bug_batch_size),
         "sensor_tick_s": tick,
         "bug_rows_per_s": bug_rows / bug_seconds,
-        "peak_rss_mib": rss_kib / 1024,
+        "peak_rss_mib": timings.get("peak RSS (MiB)", rss_kib / 1024),
+        "worker_rss_mib": timings.get("worker RSS (MiB)", 0.0),
     }
     print(render(figures, needed, options, timings))
     print("BENCH_JSON " + json.dumps({k: round(v, 4) for k, v in figures.items()}))
@@ -371,13 +372,17 @@ def render(
             f"{f['sensor_tick_s'] * 1000:.0f} ms",
         ),
         ("4. DuckDB load rate (bug rows)", f"{f['bug_rows_per_s']:,.0f} rows/s"),
-        ("5. peak RSS of the sync process", f"{f['peak_rss_mib']:.0f} MiB"),
+        (
+            "5. peak RSS of the sync process (+ its parse worker)",
+            f"{f['peak_rss_mib']:.0f} MiB (+ {f['worker_rss_mib']:.0f} MiB)",
+        ),
     ]
     if timings:
         rows.append(
             (
-                "   sync process CPU (of which JSON / validation / staging / DuckDB)",
-                f"{timings.get('process CPU', 0):.1f} s ({timings.get('json decoding', 0):.1f}"
+                "   sync CPU (of which, in the process: JSON / validation / staging / DuckDB)",
+                f"{timings.get('process CPU', 0):.1f} s + worker "
+                f"{timings.get('worker CPU', 0):.1f} s ({timings.get('json decoding', 0):.1f}"
                 f" / {timings.get('payload validation', 0):.1f}"
                 f" / {timings.get('arrow staging', 0):.1f}"
                 f" / {timings.get('duckdb writes', 0):.1f})",
