@@ -392,16 +392,15 @@ class ApiSession:
         self, test_ids: Sequence[int], product_id: int | None = None
     ) -> list[Bug]:
         """Bugs of the given tests, asked for in batches of `bug_batch_size`, concurrently."""
-        batches = [
-            test_ids[i : i + self.bug_batch_size]
-            for i in range(0, len(test_ids), self.bug_batch_size)
-        ]
-        results = await asyncio.gather(*(self._bug_batch(b, product_id) for b in batches))
+        results = await asyncio.gather(
+            *(self._bug_batch(b, product_id) for b in self._bug_batches(test_ids))
+        )
         return [bug for batch in results for bug in batch]
 
     async def _bug_batch(self, test_ids: Iterable[int], product_id: int | None) -> list[Bug]:
-        params = {"filter_test_cycle_ids": ",".join(str(i) for i in test_ids)}
-        bugs, _ = await self.get_records("/bugs", params, "bugs", Bug, product_id=product_id)
+        bugs, _ = await self.get_records(
+            "/bugs", _bug_params(test_ids), "bugs", Bug, product_id=product_id
+        )
         return bugs
 
     async def bug_pages(
@@ -412,21 +411,16 @@ class ApiSession:
     ) -> list[ParsedT]:
         """Like `bugs_for_tests`, but each body goes to `parse` (say, into table rows in
         another process) instead of becoming models here. One result per batch."""
-        batches = [
-            test_ids[i : i + self.bug_batch_size]
-            for i in range(0, len(test_ids), self.bug_batch_size)
-        ]
         return await asyncio.gather(
             *(
-                self.get_parsed(
-                    "/bugs",
-                    {"filter_test_cycle_ids": ",".join(str(i) for i in batch)},
-                    parse,
-                    product_id=product_id,
-                )
-                for batch in batches
+                self.get_parsed("/bugs", _bug_params(batch), parse, product_id=product_id)
+                for batch in self._bug_batches(test_ids)
             )
         )
+
+    def _bug_batches(self, test_ids: Sequence[int]) -> list[Sequence[int]]:
+        size = self.bug_batch_size
+        return [test_ids[i : i + size] for i in range(0, len(test_ids), size)]
 
     async def product_features(self, product: Product) -> ProductFeatures:
         """The product's features with user stories; per section for sectioned products.
@@ -478,6 +472,10 @@ def _json_object(response: httpx.Response) -> dict[str, Any]:
     except NotAJsonObject as exc:
         kind = response.headers.get("content-type", "no content type")
         raise RetryableFailure(f"{response.status_code} with {exc} ({kind})") from None
+
+
+def _bug_params(test_ids: Iterable[int]) -> dict[str, Any]:
+    return {"filter_test_cycle_ids": ",".join(str(i) for i in test_ids)}
 
 
 def _endpoint(path: str, params: dict[str, Any] | None) -> str:
