@@ -111,33 +111,3 @@ def test_opening_failure_fails_the_waiting_jobs_without_hanging(tmp_path: Path) 
 
     with pytest.raises(Exception, match="not-a-directory"):
         asyncio.run(scenario())
-
-
-def test_a_batch_window_gathers_writes_but_never_delays_reads(db: Path) -> None:
-    """Large runs let writes gather (fewer, larger batches); reads still run at once."""
-
-    async def scenario(window: float) -> tuple[int, float]:
-        session = StoreSession(DuckDBStore(path=str(db)), batch_window_seconds=window)
-        session.start()
-        try:
-            await session.read(lambda conn: None)  # the file is open and migrated
-
-            async def spaced_write(item: int) -> int:
-                await asyncio.sleep(0.05 * item)
-                return await session.write_batched(_insert, item)
-
-            writes = asyncio.gather(*(spaced_write(i) for i in range(1, 6)))
-            await asyncio.sleep(0.1)
-            started = time.monotonic()
-            await session.read(lambda conn: conn.execute("SELECT 1").fetchall())
-            read_wait = time.monotonic() - started
-            assert await writes == [1, 4, 9, 16, 25]
-            return session.batches, read_wait
-        finally:
-            await asyncio.to_thread(session.stop)
-
-    batches, read_wait = asyncio.run(scenario(window=1.0))
-    assert batches == 1 and read_wait < 0.5
-    db.unlink()
-    batches, _ = asyncio.run(scenario(window=0.0))
-    assert batches >= 3

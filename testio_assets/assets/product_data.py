@@ -52,11 +52,9 @@ log = logging.getLogger("testio_assets.assets")
 CHAIN = ("tests", "bugs", "users")  # each needs the one before it, per product
 ALL_PRODUCT_ASSETS = (*CHAIN, "features")
 MIN_FRESHNESS_WINDOW = timedelta(minutes=1)
-# From this many products on, a run is a bulk run: it parses bug pages in a worker process
-# (a second of start-up, repaid many times over by a free interpreter lock; see
-# `store/bug_pages.py`) and lets writes gather into larger batches (`store/session.py`).
-BULK_RUN_FROM = 20
-BULK_BATCH_WINDOW_SECONDS = 0.5
+# From this many products on, a run parses bug pages in a worker process (a second of
+# start-up, repaid many times over by a free interpreter lock; see `store/bug_pages.py`).
+PARSE_IN_WORKER_FROM = 20
 ReportCallback = Callable[[str, int, StepReport], None]
 
 
@@ -92,17 +90,16 @@ async def sync_product_partitions(
     keep them without an API call (reported in `outcome.fresh_features`).
 
     Bug pages are parsed in `parse_workers` worker processes (default: one when the run
-    has `BULK_RUN_FROM` products or more, else in this process).
+    has `PARSE_IN_WORKER_FROM` products or more, else in this process).
 
     Raises:
         TokenRefusedError: at the first 401; every other product's work is cancelled.
     """
-    bulk = len(product_ids) >= BULK_RUN_FROM
     if parse_workers is None:
-        parse_workers = 1 if bulk and "bugs" in selected else 0
+        parse_workers = 1 if "bugs" in selected and len(product_ids) >= PARSE_IN_WORKER_FROM else 0
     parser = BugPageParser(parse_workers)
     try:
-        async with store_session(store, BULK_BATCH_WINDOW_SECONDS if bulk else 0.0) as db:
+        async with store_session(store) as db:
             return await _sync_with(
                 client, db, parser, product_ids, selected, now, features_fresh_for, on_report
             )

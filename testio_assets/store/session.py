@@ -11,10 +11,7 @@ are synced at once their reads and writes queue up here, and the worker:
   transaction with one set of statements; if that transaction fails it writes each item
   again on its own, so one product's bad data fails that product only (all-or-nothing
   per product, as if every item had its own transaction);
-- with a batch window (large runs), lets a writer's items gather for up to that long, or
-  until `min_batch` of them wait, before writing them: fewer, larger batches for a little
-  latency, which a run with dozens of products in flight does not notice;
-- runs plain reads and writes at once, in the order they came (reads gate requests).
+- runs plain reads and writes one by one, in the order they came.
 
 Jobs that wait together come from coroutines that run concurrently, so any order among
 them is one they could have had anyway. Async code awaits jobs without blocking the loop.
@@ -29,12 +26,13 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import duckdb
 
 from testio_assets.store.database import DuckDBStore, transaction_on
+from testio_assets.timings import timed
 
 log = logging.getLogger("testio_assets.store")
 T = TypeVar("T")
@@ -54,7 +52,6 @@ class _Job(Generic[T]):
     transactional: bool = True
     writer: BatchWriter[Any, T] | None = None
     item: Any = None
-    queued: float = field(default_factory=time.monotonic)
 
     def settle(self, result: T | None, error: BaseException | None) -> None:
         self.loop.call_soon_threadsafe(_settle, self.future, result, error)
@@ -68,15 +65,11 @@ class StoreSession:
         store: DuckDBStore,
         max_hold_seconds: float = 1.0,
         linger_seconds: float = 0.05,
-        batch_window_seconds: float = 0.0,
-        min_batch: int = 16,
         max_batch: int = 64,
     ) -> None:
         self._store = store
         self._max_hold = max_hold_seconds
         self._linger = linger_seconds
-        self._window = batch_window_seconds
-        self._min_batch = min_batch
         self._max_batch = max_batch
         self._jobs: queue.Queue[Any] = queue.Queue()
         self._thread = threading.Thread(target=self._work, name="duckdb-session", daemon=True)
@@ -119,19 +112,22 @@ class StoreSession:
                     opened = time.monotonic()
                     while True:
                         stopping = self._take_waiting(pending) or stopping
-                        pending = self._run_due(conn, pending, flush=stopping)
-                        if (stopping and not pending) or time.monotonic() - opened > self._max_hold:
-                            break
-                        try:
-                            item = self._jobs.get(timeout=self._next_wait(pending))
-                        except queue.Empty:
-                            if not pending:
-                                break  # idle: let other processes have the file
-                            continue  # a batch is due
-                        if item is _STOP:
-                            stopping = True
-                        else:
+                        if not pending:
+                            if stopping:
+                                break
+                            try:
+                                item = self._jobs.get(timeout=self._linger)
+                            except queue.Empty:
+                                break
+                            if item is _STOP:
+                                stopping = True
+                                break
                             pending.append(item)
+                            continue
+                        self._run_all(conn, pending)
+                        pending = []
+                        if time.monotonic() - opened > self._max_hold:
+                            break
             except Exception as exc:  # opening (or closing) failed: fail what was waiting
                 for job in pending:
                     job.settle(None, exc)
@@ -148,38 +144,22 @@ class StoreSession:
                 return True
             pending.append(item)
 
-    def _run_due(
-        self, conn: duckdb.DuckDBPyConnection, jobs: list[_Job[Any]], flush: bool
-    ) -> list[_Job[Any]]:
-        """Run plain jobs now, and the batches that are due; returns what still waits."""
-        groups: dict[Any, list[_Job[Any]]] = {}
+    def _run_all(self, conn: duckdb.DuckDBPyConnection, jobs: list[_Job[Any]]) -> None:
+        batches: dict[Any, list[_Job[Any]]] = {}
         for job in jobs:
             if job.writer is None:
                 self._run_one(conn, job)
             else:
-                groups.setdefault(job.writer, []).append(job)
-        waiting: list[_Job[Any]] = []
-        now = time.monotonic()
-        for writer, group in groups.items():
-            if flush or len(group) >= self._min_batch or now - group[0].queued >= self._window:
-                for start in range(0, len(group), self._max_batch):
-                    self._run_batch(conn, writer, group[start : start + self._max_batch])
-            else:
-                waiting.extend(group)
-        return waiting
-
-    def _next_wait(self, waiting: list[_Job[Any]]) -> float:
-        """How long to wait for more jobs: until the oldest waiting item is due."""
-        if not waiting:
-            return self._linger
-        oldest = min(job.queued for job in waiting)
-        return max(0.001, oldest + self._window - time.monotonic())
+                batches.setdefault(job.writer, []).append(job)
+        for writer, group in batches.items():
+            for start in range(0, len(group), self._max_batch):
+                self._run_batch(conn, writer, group[start : start + self._max_batch])
 
     def _run_one(self, conn: duckdb.DuckDBPyConnection, job: _Job[Any]) -> None:
         assert job.call is not None
         scope = transaction_on(conn, self._store.path) if job.transactional else nullcontext()
         try:
-            with scope:
+            with scope, timed("duckdb other jobs"):
                 result = job.call(conn)
         except Exception as exc:
             job.settle(None, exc)
@@ -190,7 +170,7 @@ class StoreSession:
         self, conn: duckdb.DuckDBPyConnection, writer: BatchWriter[Any, Any], jobs: list[_Job[Any]]
     ) -> None:
         try:
-            with transaction_on(conn, self._store.path):
+            with transaction_on(conn, self._store.path), timed(f"duckdb {writer.__name__}"):
                 results = writer(conn, [job.item for job in jobs])
                 if len(results) != len(jobs):
                     raise RuntimeError(f"{writer.__name__} returned {len(results)} results")
@@ -224,11 +204,9 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
 
 
 @asynccontextmanager
-async def store_session(
-    store: DuckDBStore, batch_window_seconds: float = 0.0
-) -> AsyncIterator[StoreSession]:
+async def store_session(store: DuckDBStore) -> AsyncIterator[StoreSession]:
     """A `StoreSession` for the duration of the block (the worker stops at its end)."""
-    session = StoreSession(store, batch_window_seconds=batch_window_seconds)
+    session = StoreSession(store)
     session.start()
     try:
         yield session
