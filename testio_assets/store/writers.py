@@ -85,6 +85,13 @@ def merge(
         before = _per_product(
             conn, f"SELECT {group}, count(*) FROM {table} {scope} GROUP BY ALL", params
         )
+        column_list = ", ".join(columns)
+        if products is not None and not before:
+            # None of these partitions has rows yet (a first sync): every staged row is
+            # new, and one plain insert is all there is to do.
+            run(conn, f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {STAGED}")
+            created = Counter(int(p) for p in staged.column("product_id").to_pylist())
+            return {p: WriteCounts(created=created[p], rows=created[p]) for p in products}
         created: Counter[int] = Counter()
         updated: Counter[int] = Counter()
         for product, new, changed in conn.execute(
@@ -106,7 +113,6 @@ def merge(
                 params,
                 rows_are_counts=False,
             )
-        column_list = ", ".join(columns)
         if created.total():
             # New rows: a plain insert (no conflict handling) is twice as fast.
             run(
