@@ -7,6 +7,11 @@ and Dagster's event writes need, and every request waits for it. `BugPageParser`
 it in a worker process instead: the body goes there as bytes and the rows come back as
 Arrow IPC, so nothing but bytes crosses (pickling parsed models back would cost as much
 as parsing them). Small runs parse in-process: starting a worker costs about a second.
+
+The worker is started with `spawn`, which imports the parent's `__main__` module again
+unless it is a package's `__main__` (as in `python -m dagster ...`). Scripts that run a
+bulk sync must keep their work under `if __name__ == "__main__":`, as the `testio-assets`
+and `dagster` commands do.
 """
 
 from __future__ import annotations
