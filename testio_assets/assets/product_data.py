@@ -1,9 +1,10 @@
 """The per-product assets `tests`, `bugs`, `features` and `users`, computed in one step.
 
 They are one multi-asset so that a run over many product partitions works on all of them
-at once: for each product `tests -> bugs -> users` runs as a chain and `features` beside
-it, every product concurrently, all HTTP through one connection pool and one concurrency
-limit. Any subset of the four can be materialized on its own (`can_subset`).
+at once: for each product `tests -> bugs` runs as a chain and `features` beside it, every
+product concurrently, all HTTP through one connection pool and one concurrency limit;
+`users` (SQL only) is rebuilt for groups of products whose chains have ended. Any subset
+of the four can be materialized on its own (`can_subset`).
 
 A product that fails (403/404, retries exhausted, a database error) fails only its own
 partitions: the others are stored and reported as materialized, then the step fails
@@ -50,6 +51,7 @@ from testio_assets.store.session import StoreSession, store_session
 log = logging.getLogger("testio_assets.assets")
 
 CHAIN = ("tests", "bugs", "users")  # each needs the one before it, per product
+USERS_GROUP = 32  # products whose users are rebuilt together
 ALL_PRODUCT_ASSETS = (*CHAIN, "features")
 MIN_FRESHNESS_WINDOW = timedelta(minutes=1)
 # From this many products on, a run parses bug pages in a worker process (a second of
@@ -140,17 +142,43 @@ async def _sync_with(
             log.error("product %d: %s failed: %s", pid, name, exc)
             return False
 
-    async def chain(session: ApiSession, pid: int) -> None:
-        def sources_unchanged() -> bool:
-            # users derive from tests and bugs only: if this run rewrote both without a
-            # single change, the product's users are already right.
-            reports = [outcome.reports.get((name, pid)) for name in ("tests", "bugs")]
-            return all(r is not None and not r.counts.changed for r in reports)
+    def sources_unchanged(pid: int) -> bool:
+        # users derive from tests and bugs only: if this run rewrote both without a
+        # single change, the product's users are already right.
+        reports = [outcome.reports.get((name, pid)) for name in ("tests", "bugs")]
+        return all(r is not None and not r.counts.changed for r in reports)
 
+    # `users` is rebuilt for groups of products, not product by product: one rebuild
+    # statement for many products costs little more than one for a single product, and
+    # nothing waits for users. A group goes when it is full or no chain is left to join.
+    users_group: list[int] = []
+    chains_left = len(product_ids) if "users" in selected else 0
+
+    async def rebuild_users(pids: list[int]) -> None:
+        await asyncio.gather(
+            *(
+                attempt(
+                    "users",
+                    pid,
+                    lambda pid=pid: users.sync_users(db, pid, now, not sources_unchanged(pid)),
+                )
+                for pid in pids
+            )
+        )
+
+    def chain_ended(pid: int, users_ready: bool, group: asyncio.TaskGroup) -> None:
+        nonlocal chains_left
+        chains_left -= 1
+        if users_ready:
+            users_group.append(pid)
+        if users_group and (len(users_group) >= USERS_GROUP or chains_left == 0):
+            group.create_task(rebuild_users(users_group.copy()))
+            users_group.clear()
+
+    async def chain(session: ApiSession, pid: int, group: asyncio.TaskGroup) -> None:
         steps: dict[str, Callable[[], Awaitable[StepReport]]] = {
             "tests": lambda: tests.sync_tests(session, db, pid, now),
             "bugs": lambda: bugs.sync_bugs(session, db, pid, now, parser),
-            "users": lambda: users.sync_users(db, pid, now, rebuild=not sources_unchanged()),
         }
         failed: str | None = None
         for name in CHAIN:
@@ -159,8 +187,12 @@ async def _sync_with(
             if failed is not None:
                 outcome.failures[(name, pid)] = f"not attempted: upstream {failed} failed"
                 continue
+            if name == "users":
+                break
             if not await attempt(name, pid, steps[name]):
                 failed = name
+        if "users" in selected:
+            chain_ended(pid, failed is None, group)
 
     fresh: set[int] = set()
     if features_fresh_for is not None and "features" in selected:
@@ -177,11 +209,11 @@ async def _sync_with(
     # parsed data does not pile up in memory while it waits for the database.
     in_flight = asyncio.Semaphore(max(4, 4 * client.max_concurrency))
 
-    async def one_product(session: ApiSession, pid: int) -> None:
+    async def one_product(session: ApiSession, pid: int, group: asyncio.TaskGroup) -> None:
         async with in_flight:
             steps = []
             if selected & set(CHAIN):
-                steps.append(chain(session, pid))
+                steps.append(chain(session, pid, group))
             if "features" in selected:
                 steps.append(feature_step(session, pid))
             await asyncio.gather(*steps)
@@ -190,7 +222,7 @@ async def _sync_with(
         try:
             async with asyncio.TaskGroup() as group:
                 for pid in product_ids:
-                    group.create_task(one_product(session, pid))
+                    group.create_task(one_product(session, pid, group))
         except* TokenRefusedError as refused:
             raise refused.exceptions[0] from None
     return outcome
