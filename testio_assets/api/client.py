@@ -151,9 +151,8 @@ class ApiSession:
         pydantic-core); only if that fails is each record validated on its own, so that
         one malformed record is skipped and reported instead of sinking the page.
         """
-        endpoint = _endpoint(path, params)
 
-        def parse(response: httpx.Response) -> tuple[list[ModelT], int]:
+        def parse(response: httpx.Response, endpoint: str) -> tuple[list[ModelT], int]:
             with self._checked(response, endpoint):
                 items, sent, rejected = validate_list(response.content, key, model)
             self._report_rejected(endpoint, rejected)
@@ -177,9 +176,8 @@ class ApiSession:
     ) -> ParsedT:
         """GET a list endpoint whose body `parse` turns into something else than models
         (rows, say, parsed in another process); its rejected records are reported here."""
-        endpoint = _endpoint(path, params)
 
-        async def parse_response(response: httpx.Response) -> ParsedT:
+        async def parse_response(response: httpx.Response, endpoint: str) -> ParsedT:
             with self._checked(response, endpoint):
                 parsed, rejected = await parse(response.content)
             self._report_rejected(endpoint, rejected)
@@ -193,8 +191,7 @@ class ApiSession:
         try:
             yield
         except NotAJsonObject as exc:
-            kind = response.headers.get("content-type", "no content type")
-            raise RetryableFailure(f"{response.status_code} with {exc} ({kind})") from None
+            raise _worth_retrying(response, exc) from None
         except MissingKey as exc:
             raise ApiRequestError(endpoint, str(exc)) from None
 
@@ -212,13 +209,14 @@ class ApiSession:
         self,
         path: str,
         params: dict[str, Any] | None,
-        parse: Callable[[httpx.Response], ResultT | Awaitable[ResultT]],
+        parse: Callable[[httpx.Response, str], ResultT | Awaitable[ResultT]],
         *,
         product_id: int | None = None,
         server_error_attempts: int | None = None,
     ) -> ResultT:
-        """GET `path` with retries; `parse` turns a 2xx response into the result (or an
-        awaitable of it); a `RetryableFailure` it raises is retried like a 5xx.
+        """GET `path` with retries; `parse(response, endpoint)` turns a 2xx response into
+        the result (or an awaitable of it); a `RetryableFailure` it raises is retried like
+        a 5xx.
 
         Raises:
             TokenRefusedError: 401, at once.
@@ -250,7 +248,8 @@ class ApiSession:
         try:
             async for attempt in retrying:
                 with attempt:
-                    result = parse(await self._attempt(path, params, endpoint, product_id))
+                    response = await self._attempt(path, params, endpoint, product_id)
+                    result = parse(response, endpoint)
                     if inspect.isawaitable(result):
                         return await result
                     return result
@@ -296,8 +295,6 @@ class ApiSession:
         if status >= 400:
             raise ApiRequestError(endpoint, f"{status} {_error_text(response)}", status)
         return response
-
-    # -- parsing --------------------------------------------------------------------------
 
     # -- endpoints -------------------------------------------------------------------------
 
@@ -465,13 +462,18 @@ class ApiSession:
         return features
 
 
-def _json_object(response: httpx.Response) -> dict[str, Any]:
-    """The body as a JSON object; anything else is worth another try."""
+def _json_object(response: httpx.Response, endpoint: str = "") -> dict[str, Any]:
+    """The body as a JSON object; anything else is worth another try (`endpoint` unused:
+    the signature of `_get`'s parse functions)."""
     try:
         return json_object(response.content)
     except NotAJsonObject as exc:
-        kind = response.headers.get("content-type", "no content type")
-        raise RetryableFailure(f"{response.status_code} with {exc} ({kind})") from None
+        raise _worth_retrying(response, exc) from None
+
+
+def _worth_retrying(response: httpx.Response, problem: NotAJsonObject) -> RetryableFailure:
+    kind = response.headers.get("content-type", "no content type")
+    return RetryableFailure(f"{response.status_code} with {problem} ({kind})")
 
 
 def _bug_params(test_ids: Iterable[int]) -> dict[str, Any]:

@@ -186,10 +186,7 @@ async def _sync_with(
                 continue
             if failed is not None:
                 outcome.failures[(name, pid)] = f"not attempted: upstream {failed} failed"
-                continue
-            if name == "users":
-                break
-            if not await attempt(name, pid, steps[name]):
+            elif name in steps and not await attempt(name, pid, steps[name]):
                 failed = name
         if "users" in selected:
             chain_ended(pid, failed is None, group)

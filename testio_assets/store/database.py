@@ -1,9 +1,10 @@
 """Access to the DuckDB file: short-lived connections, lock-aware, migrated on first use.
 
 DuckDB allows one writing process per file, and a second process cannot open the file at
-all while a writer holds it. So every write opens the file, runs one transaction and
-closes it again, and opening retries with jittered waits while another process holds the
-lock. Overlapping Dagster runs then take turns instead of failing.
+all while a writer holds it. So the file is held only while there is work (a run's
+session, `session.py`, closes it when idle or after a second of continuous work), and
+opening retries with jittered waits while another process holds the lock. Overlapping
+Dagster runs then take turns instead of failing.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import pyarrow as pa
@@ -23,6 +23,7 @@ from testio_assets.store.schema import BOOKKEEPING
 from testio_assets.store.sql import run
 
 STAGED = "staged_rows"
+IN_PRODUCTS = "product_id IN (SELECT unnest($products))"  # the partitions being written
 WHOLE_TABLE = 0  # the counts key of a merge that is not scoped to partitions
 
 
@@ -68,7 +69,7 @@ def merge(
         scope, group, params = "", str(WHOLE_TABLE), {}
     else:
         # Only the partitions' rows are compared, not the whole table per write.
-        scope = "WHERE product_id IN (SELECT unnest($products))"
+        scope = f"WHERE {IN_PRODUCTS}"
         group, params = "product_id", {"products": list(products)}
     target = f"(SELECT * FROM {table} {scope})"
     conn.register(STAGED, staged)
@@ -140,7 +141,7 @@ def merge(
                 f"UPDATE {table} t SET "
                 + ", ".join(f"{c} = s.{c}" for c in bookkeeping)
                 + f" FROM {STAGED} s WHERE {on_key}"
-                + (" AND t.product_id IN (SELECT unnest($products))" if scope else ""),
+                + (f" AND t.{IN_PRODUCTS}" if scope else ""),
                 params,
             )
     finally:
@@ -246,15 +247,7 @@ def write_bugs(conn: DuckDBPyConnection, writes: Sequence[BugsWrite]) -> list[Wr
     finally:
         conn.unregister("synced_tests")
         conn.unregister("fetched_bugs")
-    return [
-        WriteCounts(
-            counts[w.product_id].created,
-            counts[w.product_id].updated,
-            removed[w.product_id],
-            counts[w.product_id].rows,
-        )
-        for w in writes
-    ]
+    return [replace(counts[w.product_id], removed=removed[w.product_id]) for w in writes]
 
 
 @dataclass(frozen=True)
@@ -369,8 +362,7 @@ def write_users(conn: DuckDBPyConnection, writes: Sequence[UsersWrite]) -> list[
     if kept:
         rows = _per_product(
             conn,
-            "SELECT product_id, count(*) FROM users "
-            "WHERE product_id IN (SELECT unnest($products)) GROUP BY ALL",
+            f"SELECT product_id, count(*) FROM users WHERE {IN_PRODUCTS} GROUP BY ALL",
             {"products": kept},
         )
         counts.update({pid: WriteCounts(rows=rows[pid]) for pid in kept})
