@@ -29,6 +29,7 @@ from pathlib import Path
 
 import httpx
 
+from testio_assets.bench_baselines import bare_client, needed_for_refresh, needed_requests
 from testio_assets.simulator.data import SimulatedAccount
 from testio_assets.simulator.server import DEFAULT_TOKEN
 
@@ -45,87 +46,6 @@ class BenchOptions:
     page_size: int = 25
     bug_batch_size: int = 15
     sensor_partitions: int = 5000
-
-
-def needed_requests(account: SimulatedAccount, page_size: int, batch: int) -> dict[str, int]:
-    """What a perfect client must ask for a full sync of this account."""
-    pages = bugs = features = 0
-    for product in account.active_products():
-        tests = len(product.tests)
-        pages += tests // page_size + 1  # full pages, then a short (or empty) one
-        bugs += -(-tests // batch)
-        features += len(product.sections) if product.is_sectioned else 1
-    return {
-        "products": 1,
-        "pages": pages,
-        "bug batches": bugs,
-        "feature calls": features,
-        "total": 1 + pages + bugs + features,
-    }
-
-
-def needed_for_refresh(account: SimulatedAccount, page_size: int, batch: int) -> int:
-    """What a no-change refresh may ask: the overlap pages, changeable tests, their bugs."""
-    total = 1
-    for product in account.active_products():
-        newest = product.tests[::-1]
-        pages = 1 if len(newest) < page_size else 2
-        on_pages = {t.id for t in newest[: pages * page_size]}
-        changeable = [t for t in newest if t.can_change]
-        total += pages + sum(1 for t in changeable if t.id not in on_pages)
-        total += -(-len(changeable) // batch)
-    return total
-
-
-async def bare_client(
-    base_url: str, token: str, concurrency: int, page_size: int, batch: int
-) -> int:
-    """The floor: fetch the same data with nothing but httpx and asyncio."""
-    slots = asyncio.Semaphore(concurrency)
-    count = 0
-    async with httpx.AsyncClient(
-        base_url=base_url,
-        headers={"Authorization": f"Token {token}"},
-        limits=httpx.Limits(max_connections=concurrency),
-        timeout=60,
-    ) as http:
-
-        async def get(path: str, **params: object) -> dict:
-            nonlocal count
-            async with slots:
-                count += 1
-                response = await http.get(path, params=params)
-            response.raise_for_status()
-            return response.json()
-
-        async def product(item: dict) -> None:
-            pid = item["id"]
-            ids: list[int] = []
-            page = 1
-            while True:
-                tests = (
-                    await get(f"/products/{pid}/exploratory_tests", page=page, per_page=page_size)
-                )["exploratory_tests"]
-                ids += [t["id"] for t in tests]
-                if len(tests) < page_size:
-                    break
-                page += 1
-            chunks = [ids[i : i + batch] for i in range(0, len(ids), batch)]
-            sections = [s["id"] for s in item["sections"]]
-            calls = [get("/bugs", filter_test_cycle_ids=",".join(map(str, c))) for c in chunks]
-            calls += (
-                [
-                    get(f"/products/{pid}/sections/{s}/features", **{"includes[]": "user_stories"})
-                    for s in sections
-                ]
-                if sections
-                else [get(f"/products/{pid}/features", **{"includes[]": "user_stories"})]
-            )
-            await asyncio.gather(*calls)
-
-        products = (await get("/products"))["products"]
-        await asyncio.gather(*(product(p) for p in products))
-    return count
 
 
 class ServedSimulator:
@@ -242,6 +162,7 @@ def bug_load_rate(account: SimulatedAccount, workdir: Path, limit: int = 60) -> 
     """Bug rows written per second by the real writer, product by product."""
     from testio_assets.api.models import Bug
     from testio_assets.store.database import DuckDBStore
+    from testio_assets.store.queries import table_counts
     from testio_assets.store.rows import bug_rows
     from testio_assets.store.session import store_session
     from testio_assets.store.writers import BugsWrite, write_bugs
@@ -259,7 +180,7 @@ def bug_load_rate(account: SimulatedAccount, workdir: Path, limit: int = 60) -> 
 
     async def load() -> float:
         async with store_session(store) as db:
-            await db.read(lambda conn: conn.execute("SELECT 1").fetchall())  # open + migrate
+            await db.read(table_counts)  # open and migrate before the clock starts
             started = time.perf_counter()
             await asyncio.gather(
                 *(
@@ -294,27 +215,20 @@ def run_benchmark(options: BenchOptions) -> dict[str, float]:
         flush=True,
     )
     simulator = ServedSimulator(options)
-    figures: dict[str, float] = {}
     try:
         with tempfile.TemporaryDirectory(prefix="testio-bench-") as tmp:
             workdir = Path(tmp)
             simulator.reset()
             started = time.monotonic()
             floor_requests = asyncio.run(
-                bare_client(
-                    simulator.base_url,
-                    DEFAULT_TOKEN,
-                    options.concurrency,
-                    options.page_size,
-                    options.bug_batch_size,
-                )
+                bare_client(simulator.base_url, DEFAULT_TOKEN, *_sizes(options))
             )
             floor = time.monotonic() - started
             simulator.reset()
             wall, rss_kib, cold_output = run_sync(workdir, simulator, options)
             cold_requests = simulator.requests()
             simulator.reset()
-            refresh_wall, _, refresh_output = run_sync(workdir, simulator, options)
+            refresh_wall, _, _ = run_sync(workdir, simulator, options)
             refresh_requests = simulator.requests()
             tick = sensor_tick_seconds(options.sensor_partitions)
             bug_rows, bug_seconds = bug_load_rate(account, workdir)
@@ -340,8 +254,11 @@ def run_benchmark(options: BenchOptions) -> dict[str, float]:
     }
     print(render(figures, needed, options, timings))
     print("BENCH_JSON " + json.dumps({k: round(v, 4) for k, v in figures.items()}))
-    del refresh_output
     return figures
+
+
+def _sizes(options: BenchOptions) -> tuple[int, int, int]:
+    return options.concurrency, options.page_size, options.bug_batch_size
 
 
 def render(

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from dotenv import load_dotenv
+
 from testio_assets.settings import SettingsError, load_settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -25,18 +27,6 @@ def ensure_dagster_home() -> Path:
         config.write_text(INSTANCE_TEMPLATE.read_text())
     os.environ["DAGSTER_HOME"] = str(home)
     return home
-
-
-def load_dotenv(path: Path = Path(".env")) -> None:
-    """Read KEY=VALUE lines from `.env` into the environment (existing values win)."""
-    if not path.is_file():
-        return
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, value = line.split("=", 1)
-        os.environ.setdefault(key.strip(), value.strip().strip('"').strip("'"))
 
 
 def cmd_simulator(args: argparse.Namespace) -> int:
@@ -217,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    load_dotenv()
+    load_dotenv(Path(".env"))  # values already in the environment win
     enable_event_batches()
     args = build_parser().parse_args(argv)
     if args.command == "simulator" and args.host not in ("127.0.0.1", "localhost", "::1"):

@@ -8,20 +8,21 @@ partitions in one multi-partition run, all products concurrently.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from dagster import DagsterInstance, Definitions, materialize
+from dagster import DagsterInstance, Definitions, ExecuteInProcessResult, materialize
 
-from testio_assets.assets.product_data import ALL_PRODUCT_ASSETS
 from testio_assets.automation.partitions import (
     contiguous_ranges,
     product_partitions,
     range_tags,
     sync_partitions,
 )
+from testio_assets.names import PER_PRODUCT, PRODUCTS
 from testio_assets.store.database import DuckDBStore, lock_waits
-from testio_assets.store.schema import TABLES
+from testio_assets.store.queries import active_product_ids, table_counts
 
 # The console shows the runs' INFO lines, not a DEBUG line per event (900 of them for the
 # large profile); every event is still in the run's history for the UI.
@@ -63,25 +64,11 @@ class SyncSummary:
         return "\n".join(lines)
 
 
-def active_product_ids(store: DuckDBStore) -> list[str]:
-    with store.connect() as conn:
-        rows = conn.execute("SELECT id FROM products WHERE is_active ORDER BY id").fetchall()
-    return [str(row[0]) for row in rows]
-
-
-def table_counts(store: DuckDBStore) -> dict[str, int]:
-    with store.connect() as conn:
-        return {
-            table: int(conn.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
-            for table in TABLES
-        }
-
-
 def run_sync(
     defs: Definitions,
     instance: DagsterInstance,
     product_ids: Sequence[int] | None = None,
-    assets: Sequence[str] = ALL_PRODUCT_ASSETS,
+    assets: Sequence[str] = PER_PRODUCT,
 ) -> SyncSummary:
     """Refresh the catalogue, register partitions, then materialize `assets` per product.
 
@@ -90,20 +77,12 @@ def run_sync(
     """
     started = time.monotonic()
     summary = SyncSummary()
-    all_assets = list(defs.assets or [])
     resources = defs.resources or {}
     store = resources["store"]
     assert isinstance(store, DuckDBStore)
+    runner = _Runner(list(defs.assets or []), instance, resources)
 
-    catalogue = materialize(
-        all_assets,
-        instance=instance,
-        resources=resources,
-        selection=["products"],
-        run_config={"loggers": CONSOLE_INFO},
-        raise_on_error=False,
-        tags={"testio/trigger": "cli-sync"},
-    )
+    catalogue = runner.materialize([PRODUCTS], {"loggers": CONSOLE_INFO}, {})
     summary.run_ids.append(catalogue.run_id)
     summary.requests += _requests(catalogue)
     if not catalogue.success:
@@ -111,56 +90,68 @@ def run_sync(
         summary.seconds = time.monotonic() - started
         return summary
 
-    active = active_product_ids(store)
+    active = [str(pid) for pid in store.read(active_product_ids)]
     sync_partitions(instance, active)
-    if product_ids:
-        unknown = sorted({str(p) for p in product_ids} - set(active))
-        if unknown:
-            raise SyncError(
-                f"not an active product: {', '.join(unknown)} "
-                f"(active: {', '.join(active[:20])}{' ...' if len(active) > 20 else ''})"
-            )
-        chosen = {str(p) for p in product_ids}
-    else:
-        chosen = set(active)
+    chosen = _chosen(product_ids, active)
     summary.products = sorted(int(p) for p in chosen)
-
     ordered = instance.get_dynamic_partitions(product_partitions.name)
+    # A plain sync keeps fresh features; `--product` forces a full re-read.
+    config = {
+        "ops": {"product_data": {"config": {"skip_fresh_features": not product_ids}}},
+        "loggers": CONSOLE_INFO,
+    }
     failures: list[str] = []
     for first, last in contiguous_ranges(ordered, chosen):
-        result = materialize(
-            all_assets,
-            instance=instance,
-            resources=resources,
-            selection=list(assets),
-            raise_on_error=False,
-            # A plain sync keeps fresh features; `--product` forces a full re-read.
-            run_config={
-                "ops": {"product_data": {"config": {"skip_fresh_features": not product_ids}}},
-                "loggers": CONSOLE_INFO,
-            },
-            tags={
-                **range_tags(first, last),
-                "testio/trigger": "cli-sync",
-            },
-        )
+        result = runner.materialize(list(assets), config, range_tags(first, last))
         summary.run_ids.append(result.run_id)
         summary.requests += _requests(result)
         if not result.success:
             text, failed = _failure(result)
             failures.append(text or f"run {result.run_id} failed")
-            summary.failed_products += failed or sorted(
-                int(k)
-                for k in ordered[ordered.index(first) : ordered.index(last) + 1]
-                if k in chosen
-            )
+            in_range = ordered[ordered.index(first) : ordered.index(last) + 1]
+            summary.failed_products += failed or sorted(int(k) for k in in_range if k in chosen)
     if failures:
         summary.failure = "\n".join(failures)
         summary.failed_products = sorted(set(summary.failed_products))
-    summary.rows = table_counts(store)
+    summary.rows = store.read(table_counts)
     summary.lock_waits, summary.lock_wait_seconds = lock_waits.count, lock_waits.seconds
     summary.seconds = time.monotonic() - started
     return summary
+
+
+@dataclass(frozen=True)
+class _Runner:
+    """In-process runs of the project's assets, recorded in `instance`."""
+
+    assets: list[Any]
+    instance: DagsterInstance
+    resources: Mapping[str, Any]
+
+    def materialize(
+        self, selection: list[str], run_config: dict[str, Any], tags: dict[str, str]
+    ) -> ExecuteInProcessResult:
+        return materialize(
+            self.assets,
+            instance=self.instance,
+            resources=self.resources,
+            selection=selection,
+            run_config=run_config,
+            raise_on_error=False,
+            tags={**tags, "testio/trigger": "cli-sync"},
+        )
+
+
+def _chosen(product_ids: Sequence[int] | None, active: list[str]) -> set[str]:
+    """The partitions to sync: the requested products (which must be active), or all."""
+    if not product_ids:
+        return set(active)
+    unknown = sorted({str(p) for p in product_ids} - set(active))
+    if unknown:
+        raise SyncError(
+            f"not an active product: {', '.join(unknown)} "
+            f"(active: {', '.join(active[:20])}{' ...' if len(active) > 20 else ''})"
+        )
+    return {str(p) for p in product_ids}
 
 
 def _requests(result: object) -> int:

@@ -1,147 +1,135 @@
-"""Every setting of the project, read from the environment and validated once.
+"""Every setting of the project: one pydantic model, read from the environment once.
 
-Each setting has the name it has in `.env.example`. A nonsense value raises
-`SettingsError` naming the variable, so a typo fails at load time rather than in
-the middle of a run.
+Each field's alias is the variable's name in `.env.example`, and each default is written
+here and nowhere else. A nonsense value raises `SettingsError` naming the variable, so a
+typo fails when the definitions load rather than in the middle of a run. An empty
+variable means "use the default".
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
-DEFAULT_BASE_URL = "https://api.test.io/customer/v2"
+from dagster import ScheduleDefinition
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from testio_assets.simulator.profiles import PROFILES
+
 DEFAULT_DUCKDB_PATH = "data/testio.duckdb"
-DEFAULT_FEATURE_TTL_SECONDS = 3600
-DEFAULT_MAX_CONCURRENCY = 10
-DEFAULT_HTTP_TIMEOUT_SECONDS = 30.0
-DEFAULT_RETRY_BUDGET_SECONDS = 120.0
-DEFAULT_PAGE_SIZE = 25
-DEFAULT_BUG_BATCH_SIZE = 15
-DEFAULT_REFRESH_CRON = "*/15 * * * *"
-DEFAULT_SENSOR_MAX_PARTITIONS = 50
 
 
 class SettingsError(ValueError):
     """A setting has a value the project cannot work with."""
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(BaseModel):
     """The validated configuration. `api_token=None` means: use the built-in simulator."""
 
-    api_token: str | None = field(default=None, repr=False)
-    base_url: str = DEFAULT_BASE_URL
-    duckdb_path: str = DEFAULT_DUCKDB_PATH
-    feature_ttl_seconds: int = DEFAULT_FEATURE_TTL_SECONDS
-    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
-    http_timeout_seconds: float = DEFAULT_HTTP_TIMEOUT_SECONDS
-    retry_budget_seconds: float = DEFAULT_RETRY_BUDGET_SECONDS
-    page_size: int = DEFAULT_PAGE_SIZE
-    bug_batch_size: int = DEFAULT_BUG_BATCH_SIZE
-    simulator_profile: str = "demo"
-    simulator_seed: int = 7
-    refresh_cron: str = DEFAULT_REFRESH_CRON
-    sensor_max_partitions: int = DEFAULT_SENSOR_MAX_PARTITIONS
+    model_config = ConfigDict(frozen=True, validate_by_name=True, validate_by_alias=True)
+
+    api_token: str | None = Field(default=None, alias="TESTIO_API_TOKEN", repr=False)
+    base_url: str = Field(default="https://api.test.io/customer/v2", alias="TESTIO_BASE_URL")
+    duckdb_path: str = Field(default=DEFAULT_DUCKDB_PATH, alias="TESTIO_DUCKDB_PATH")
+    feature_ttl_seconds: int = Field(
+        default=3600, ge=1, le=366 * 86400, alias="FEATURE_CACHE_TTL_SECONDS"
+    )
+    max_concurrency: int = Field(default=10, ge=1, le=200, alias="TESTIO_MAX_CONCURRENCY")
+    http_timeout_seconds: float = Field(default=30.0, ge=0.1, alias="TESTIO_HTTP_TIMEOUT_SECONDS")
+    retry_budget_seconds: float = Field(default=120.0, ge=0.0, alias="TESTIO_RETRY_BUDGET_SECONDS")
+    page_size: int = Field(default=25, ge=1, le=1000, alias="TESTIO_PAGE_SIZE")
+    bug_batch_size: int = Field(default=15, ge=1, le=200, alias="TESTIO_BUG_BATCH_SIZE")
+    simulator_profile: str = Field(default="demo", alias="TESTIO_SIMULATOR_PROFILE")
+    simulator_seed: int = Field(default=7, ge=0, le=2**31, alias="TESTIO_SIMULATOR_SEED")
+    refresh_cron: str = Field(default="*/15 * * * *", alias="TESTIO_REFRESH_CRON")
+    sensor_max_partitions: int = Field(
+        default=50, ge=1, le=100_000, alias="TESTIO_SENSOR_MAX_PARTITIONS"
+    )
 
     @property
     def uses_simulator(self) -> bool:
         return self.api_token is None
 
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError("is not an http(s) URL")
+        return value.rstrip("/")
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int, maximum: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not a whole number") from None
-    if not minimum <= value <= maximum:
-        raise SettingsError(f"{name}={value} is out of range: use {minimum}..{maximum}")
-    return value
+    @field_validator("duckdb_path")
+    @classmethod
+    def _creatable_file(cls, value: str) -> str:
+        path = Path(value)
+        if path.is_dir():
+            raise ValueError("is a directory; name a file such as testio.duckdb")
+        # The default location is ours to create; a user-chosen directory must exist,
+        # otherwise a typo would silently start an empty database somewhere else.
+        if value != DEFAULT_DUCKDB_PATH and not path.parent.exists():
+            raise ValueError(f"directory {str(path.parent)!r} does not exist")
+        return value
 
+    @field_validator("simulator_profile")
+    @classmethod
+    def _known_profile(cls, value: str) -> str:
+        if value not in PROFILES:
+            raise ValueError(f"is unknown: use one of {sorted(PROFILES)}")
+        return value
 
-def _float(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not a number") from None
-    if not value >= minimum:
-        raise SettingsError(f"{name}={value} is too small: use at least {minimum}")
-    return value
-
-
-def validate_base_url(value: str, name: str = "TESTIO_BASE_URL") -> str:
-    """Return the URL without a trailing slash, or raise naming the setting."""
-    parsed = urlparse(value)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise SettingsError(f"{name}={value!r} is not an http(s) URL")
-    return value.rstrip("/")
-
-
-def validate_duckdb_path(value: str, name: str = "TESTIO_DUCKDB_PATH") -> str:
-    """Check that the database file can be created where the setting points."""
-    path = Path(value)
-    if path.is_dir():
-        raise SettingsError(f"{name}={value!r} is a directory; name a file such as testio.duckdb")
-    parent = path.parent
-    # The default location is ours to create; a user-chosen directory must exist,
-    # otherwise a typo would silently start an empty database somewhere else.
-    if value != DEFAULT_DUCKDB_PATH and not parent.exists():
-        raise SettingsError(f"{name}={value!r}: directory {str(parent)!r} does not exist")
-    return value
-
-
-def validate_cron(value: str, name: str = "TESTIO_REFRESH_CRON") -> str:
-    from dagster._utils.schedules import is_valid_cron_string
-
-    if not is_valid_cron_string(value):
-        raise SettingsError(f"{name}={value!r} is not a cron expression (e.g. '*/15 * * * *')")
-    return value
+    @field_validator("refresh_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        try:
+            ScheduleDefinition(name="cron_check", cron_schedule=value, job_name="cron_check")
+        except Exception:
+            raise ValueError("is not a cron expression (e.g. '*/15 * * * *')") from None
+        return value
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Read and validate every setting from `env` (default: the process environment)."""
-    env = os.environ if env is None else env
-    token = env.get("TESTIO_API_TOKEN", "").strip() or None
-    profile = env.get("TESTIO_SIMULATOR_PROFILE", "demo").strip() or "demo"
-    from testio_assets.simulator.profiles import PROFILES
+    """Read and validate every setting from `env` (default: the process environment).
 
-    if profile not in PROFILES:
-        raise SettingsError(
-            f"TESTIO_SIMULATOR_PROFILE={profile!r} is unknown: use one of {sorted(PROFILES)}"
-        )
-    return Settings(
-        api_token=token,
-        base_url=validate_base_url(env.get("TESTIO_BASE_URL", "").strip() or DEFAULT_BASE_URL),
-        duckdb_path=validate_duckdb_path(
-            env.get("TESTIO_DUCKDB_PATH", "").strip() or DEFAULT_DUCKDB_PATH
-        ),
-        feature_ttl_seconds=_int(
-            env, "FEATURE_CACHE_TTL_SECONDS", DEFAULT_FEATURE_TTL_SECONDS, 1, 366 * 86400
-        ),
-        max_concurrency=_int(env, "TESTIO_MAX_CONCURRENCY", DEFAULT_MAX_CONCURRENCY, 1, 200),
-        http_timeout_seconds=_float(
-            env, "TESTIO_HTTP_TIMEOUT_SECONDS", DEFAULT_HTTP_TIMEOUT_SECONDS, 0.1
-        ),
-        retry_budget_seconds=_float(
-            env, "TESTIO_RETRY_BUDGET_SECONDS", DEFAULT_RETRY_BUDGET_SECONDS, 0.0
-        ),
-        page_size=_int(env, "TESTIO_PAGE_SIZE", DEFAULT_PAGE_SIZE, 1, 1000),
-        bug_batch_size=_int(env, "TESTIO_BUG_BATCH_SIZE", DEFAULT_BUG_BATCH_SIZE, 1, 200),
-        simulator_profile=profile,
-        simulator_seed=_int(env, "TESTIO_SIMULATOR_SEED", 7, 0, 2**31),
-        refresh_cron=validate_cron(
-            env.get("TESTIO_REFRESH_CRON", "").strip() or DEFAULT_REFRESH_CRON
-        ),
-        sensor_max_partitions=_int(
-            env, "TESTIO_SENSOR_MAX_PARTITIONS", DEFAULT_SENSOR_MAX_PARTITIONS, 1, 100_000
-        ),
-    )
+    Raises:
+        SettingsError: the first bad value, named by its variable.
+    """
+    env = os.environ if env is None else env
+    names = {field.alias for field in Settings.model_fields.values()}
+    given = {name: env[name].strip() for name in names if env.get(name, "").strip()}
+    try:
+        return Settings.model_validate(given)
+    except ValidationError as exc:
+        raise SettingsError(_explain(exc.errors()[0], given)) from None
+
+
+def _explain(error: Mapping[str, Any], given: Mapping[str, str]) -> str:
+    """One line naming the variable, its value and what is wrong with it."""
+    name = str(error["loc"][0])
+    raw = given.get(name, "")
+    kind = error["type"]
+    context = error.get("ctx", {})
+    field = next(f for f in Settings.model_fields.values() if f.alias == name)
+    if kind == "int_parsing":
+        return f"{name}={raw!r} is not a whole number"
+    if kind == "float_parsing":
+        return f"{name}={raw!r} is not a number"
+    if kind in ("greater_than_equal", "less_than_equal") and field.annotation is int:
+        low, high = _bounds(field.metadata)
+        return f"{name}={int(raw)} is out of range: use {low}..{high}"
+    if kind == "greater_than_equal":
+        return f"{name}={float(raw)} is too small: use at least {context['ge']}"
+    if kind == "value_error":
+        return f"{name}={raw!r} {context['error']}"
+    return f"{name}={raw!r}: {error['msg']}"
+
+
+def _bounds(metadata: list[Any]) -> tuple[Any, Any]:
+    low = next(m.ge for m in metadata if getattr(m, "ge", None) is not None)
+    high = next(m.le for m in metadata if getattr(m, "le", None) is not None)
+    return low, high
+
+
+DEFAULTS = Settings()  # every default, for code that needs one without the environment

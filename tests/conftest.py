@@ -32,6 +32,22 @@ def _no_real_token(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name, raising=False)
 
 
+ONE_PRODUCT = Profile(
+    products=1,
+    tests_per_product=(60, 60),
+    bugs_per_test=(1, 2),
+    features_per_product=(3, 5),
+    sectioned_share=0.0,
+)
+
+
+@pytest.fixture
+def one_product() -> Iterator[SimulatorServer]:
+    """One unsectioned product with 60 tests: the fault tests' account."""
+    with SimulatorServer(ONE_PRODUCT, seed=9) as server:
+        yield server
+
+
 @pytest.fixture
 def simulator() -> Iterator[SimulatorServer]:
     with SimulatorServer(TEST_PROFILE, seed=11) as server:

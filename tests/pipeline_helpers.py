@@ -17,7 +17,7 @@ from testio_assets.definitions import build_definitions
 from testio_assets.headless_sync import SyncSummary, run_sync
 from testio_assets.settings import Settings
 from testio_assets.simulator.server import SimulatorServer
-from testio_assets.store.schema import BOOKKEEPING, TABLES
+from testio_assets.store.tables import BOOKKEEPING, TABLES
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -99,3 +99,11 @@ def run_cli(
         text=True,
         timeout=timeout,
     )
+
+
+def stored_test_ids(db: Path) -> set[int]:
+    return {row[0] for row in query(db, "SELECT id FROM tests")}
+
+
+def all_test_ids(server: SimulatorServer) -> set[int]:
+    return {t.id for p in server.account.active_products() for t in p.tests}

@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 
-from testio_assets.api.client import ApiSession, TestIOClient
+from testio_assets.api.client import TestIOClient
 from testio_assets.api.errors import (
     ApiRequestError,
     ProductUnavailableError,
     TokenRefusedError,
 )
 from testio_assets.api.retry_policy import parse_retry_after
+from testio_assets.api.session import ApiSession
 from testio_assets.simulator.faults import Fault
 from testio_assets.simulator.profiles import Profile
 from testio_assets.simulator.server import SimulatorServer
@@ -208,7 +209,8 @@ def test_request_counts_match_on_both_sides(simulator: SimulatorServer) -> None:
     test_ids = [t.id for t in product.tests]
 
     async def work(session: ApiSession) -> Any:
-        return await session.bugs_for_tests(test_ids)
+        pages = await session.bug_pages(test_ids, product.id, shape=list)
+        return [bug for page in pages for bug in page]
 
     bugs, stats = run(client_for(simulator, bug_batch_size=10), work)
     expected_batches = -(-len(test_ids) // 10)

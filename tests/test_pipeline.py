@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey, DagsterInstance
 
-from testio_assets.assets.product_data import sync_product_partitions
-from testio_assets.assets.products import fetch_and_store_products
 from testio_assets.simulator.faults import Fault
 from testio_assets.simulator.server import SimulatorServer
 from testio_assets.store.database import DuckDBStore
+from testio_assets.sync.engine import SyncPlan, sync_product_partitions
+from testio_assets.sync.products import sync_products
 from tests.conftest import client_for
 from tests.pipeline_helpers import pipeline_for, query, snapshot, sync
 
@@ -129,6 +129,30 @@ def test_a_second_sync_without_changes_asks_only_what_can_change(
     assert requests["exploratory_test"] <= changeable
     assert not final_ids & simulator.app.tests_read_by_id  # no final test is re-read
     assert summary.requests == sum(requests.values())
+
+
+def test_a_second_sync_without_changes_counts_no_change_in_any_asset(
+    simulator: SimulatorServer, db: Path, instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ "updated" means the content changed: a no-change sync reports 0 everywhere."""
+    defs = pipeline_for(simulator, db, monkeypatch)
+    sync(defs, instance)
+    run_ids = sync(defs, instance).run_ids
+    seen: dict[str, int] = {}
+    for run_id in run_ids:
+        for record in instance.get_records_for_run(run_id).records:
+            event = record.event_log_entry.dagster_event
+            if event is None or not event.is_step_materialization:
+                continue
+            materialization = event.step_materialization_data.materialization
+            meta = {k: v.value for k, v in materialization.metadata.items()}
+            name = materialization.asset_key.path[-1]
+            seen[name] = seen.get(name, 0) + 1
+            changes = (meta["rows_created"], meta["rows_updated"], meta["rows_removed"])
+            assert changes == (0, 0, 0), (name, materialization.partition, meta)
+    # products, tests, bugs and users for every product (features are fresh: no event).
+    products = len(simulator.account.active_products())
+    assert seen == {"products": 1, "tests": products, "bugs": products, "users": products}
 
 
 def test_changes_upstream_are_reflected_and_nothing_else_is_touched(
@@ -275,18 +299,15 @@ def test_bug_pages_parsed_in_a_worker_process_store_the_same_rows(
     bad = next(b for t in product.tests for b in simulator.account.bugs_by_test[t.id])
     bad.title = 12345  # type: ignore[assignment]  # a number where the API sends text
     simulator.account.changed()
-    client = client_for(simulator)
     now = datetime.now(UTC)
     ids = [p.id for p in simulator.account.active_products()]
+    plan = SyncPlan(ids, frozenset({"tests", "bugs"}), now)
     tables, skipped = [], []
-    for workers in (0, 1):
-        store = DuckDBStore(path=str(tmp_path / f"workers-{workers}.duckdb"))
-        asyncio.run(fetch_and_store_products(client, store, now))
-        outcome = asyncio.run(
-            sync_product_partitions(
-                client, store, ids, {"tests", "bugs"}, now, parse_workers=workers
-            )
-        )
+    for in_worker in (False, True):
+        client = client_for(simulator, parse_in_worker_from=1 if in_worker else 10**6)
+        store = DuckDBStore(path=str(tmp_path / f"worker-{in_worker}.duckdb"))
+        asyncio.run(sync_products(client, store, now))
+        outcome = asyncio.run(sync_product_partitions(client, store, plan))
         assert not outcome.failures
         tables.append(snapshot(Path(store.path))["bugs"])
         skipped.append(outcome.reports[("bugs", product.id)].skipped_records)

@@ -13,15 +13,16 @@ from dagster import (
 )
 
 from testio_assets.automation.partitions import product_partitions, range_tags
+from testio_assets.names import BUGS, PRODUCTS, TESTS, USERS
 
-REFRESHED = [AssetKey(name) for name in ("products", "tests", "bugs", "users")]
+REFRESHED = [AssetKey(name) for name in (PRODUCTS, TESTS, BUGS, USERS)]
 
 
 def refresh_request(partition_keys: list[str], run_key: str) -> RunRequest:
     """One run: the catalogue, then tests, bugs and users over every product partition."""
     tags = {"testio/trigger": "refresh_tests_and_bugs"}
     if not partition_keys:
-        return RunRequest(run_key=run_key, asset_selection=[AssetKey("products")], tags=tags)
+        return RunRequest(run_key=run_key, asset_selection=[AssetKey(PRODUCTS)], tags=tags)
     return RunRequest(
         run_key=run_key,
         asset_selection=REFRESHED,

@@ -28,8 +28,9 @@ from testio_assets.automation.partitions import (
     range_tags,
 )
 from testio_assets.automation.stale_features import StaleFeatures, stale_feature_partitions
+from testio_assets.names import FEATURES, PER_PRODUCT, PRODUCTS
 
-PER_PRODUCT_ASSETS = [AssetKey(name) for name in ("tests", "bugs", "features", "users")]
+PER_PRODUCT_ASSETS = [AssetKey(name) for name in PER_PRODUCT]
 
 
 def runs_for_partitions(
@@ -70,7 +71,7 @@ def evaluate_stale_features(
     requests = runs_for_partitions(
         decision.requested,
         ordered,
-        [AssetKey("features")],
+        [AssetKey(FEATURES)],
         f"stale-features:{period}",
         {"testio/trigger": "stale_features_sensor"},
     )
@@ -89,7 +90,7 @@ def build_stale_features_sensor(
             f"{ttl_seconds} s (FEATURE_CACHE_TTL_SECONDS), at most {max_partitions} per tick, "
             "oldest first, skipping partitions a queued or running run already covers."
         ),
-        asset_selection=AssetSelection.assets("features"),
+        asset_selection=AssetSelection.assets(FEATURES),
         minimum_interval_seconds=interval_seconds,
         default_status=DefaultSensorStatus.RUNNING,
     )
@@ -115,7 +116,7 @@ def discovery_result(instance: DagsterInstance, active: Sequence[str]) -> Sensor
     runs = [
         RunRequest(
             run_key=f"catalogue:{fingerprint}",
-            asset_selection=[AssetKey("products")],
+            asset_selection=[AssetKey(PRODUCTS)],
             tags={"testio/trigger": "product_discovery_sensor"},
         )
     ]
@@ -143,7 +144,7 @@ def build_product_discovery_sensor(interval_seconds: int = 300) -> SensorDefinit
             "a new product gets its partition and a first run of every asset; a vanished "
             "product stops being scheduled, its data and history stay."
         ),
-        asset_selection=AssetSelection.assets("products", *PER_PRODUCT_ASSETS),
+        asset_selection=AssetSelection.assets(PRODUCTS, *PER_PRODUCT_ASSETS),
         minimum_interval_seconds=interval_seconds,
         default_status=DefaultSensorStatus.RUNNING,
     )

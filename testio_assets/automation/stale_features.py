@@ -26,7 +26,9 @@ from dagster._core.storage.tags import (
     PARTITION_NAME_TAG,
 )
 
-FEATURES = AssetKey("features")
+from testio_assets import names
+
+FEATURES = AssetKey(names.FEATURES)
 IN_FLIGHT = [
     DagsterRunStatus.QUEUED,
     DagsterRunStatus.NOT_STARTED,

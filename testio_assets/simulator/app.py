@@ -11,20 +11,25 @@ import json
 import re
 import threading
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
+from testio_assets.simulator.asgi import (
+    Receive,
+    Send,
+    dump,
+    product_label,
+    query_int,
+    read_body,
+    respond,
+)
 from testio_assets.simulator.data import SimProduct, SimulatedAccount
 from testio_assets.simulator.faults import FaultPlan
 
 BASE_PATH = "/customer/v2"
 DEFAULT_PER_PAGE = 25
 UNPAGED_LIMIT = 150
-
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 @dataclass
@@ -67,12 +72,12 @@ class SimulatorApp:
         path: str = scope["path"]
         query = {k: v[-1] for k, v in parse_qs(scope["query_string"].decode()).items()}
         if path.startswith("/_simulator/"):
-            body = await _read_body(receive)
+            body = await read_body(receive)
             status, payload = self._admin(scope["method"], path, query, body)
-            await _respond(send, status, json.dumps(payload).encode())
+            await respond(send, status, json.dumps(payload).encode())
             return
         if not path.startswith(BASE_PATH):
-            await _respond(send, 404, b'{"error":"Not found"}')
+            await respond(send, 404, b'{"error":"Not found"}')
             return
         with self.lock:
             answer = self._route(path[len(BASE_PATH) :], query)
@@ -81,27 +86,27 @@ class SimulatorApp:
             self.requests_by_product[(answer.label, answer.product_id)] += 1
         headers = dict(scope["headers"])
         if headers.get(b"authorization", b"").decode() != f"Token {self.token}":
-            await _respond(send, 401, b'{"error":"Unauthorized"}')
+            await respond(send, 401, b'{"error":"Unauthorized"}')
             return
         if self.latency_seconds:
             await asyncio.sleep(self.latency_seconds)
         fault = self.faults.take(answer.label, answer.product_id, answer.page)
         if fault is None:
-            await _respond(send, answer.status, _dump(answer.body))
+            await respond(send, answer.status, dump(answer.body))
             return
         if fault.delay_seconds:
             await asyncio.sleep(fault.delay_seconds)
         extra = [(b"retry-after", fault.retry_after.encode())] if fault.retry_after else []
         if fault.truncate:
-            full = _dump(answer.body)
-            await _respond(send, answer.status, full[: len(full) // 2], content_length=len(full))
+            full = dump(answer.body)
+            await respond(send, answer.status, full[: len(full) // 2], content_length=len(full))
             return
         body = (
             fault.body.encode()
             if fault.body is not None
             else json.dumps({"error": f"injected {fault.status}"}).encode()
         )
-        await _respond(send, fault.status, body, extra, fault.content_type)
+        await respond(send, fault.status, body, extra, fault.content_type)
 
     # -- API routes ------------------------------------------------------------------------
 
@@ -148,7 +153,7 @@ class SimulatorApp:
     def _product_route(self, product_id: int, rest: str, query: dict[str, str]) -> Answer:
         account = self.account
         product = account.products.get(product_id)
-        label = _product_label(rest)
+        label = product_label(rest)
         if product is None or not product.active:
             return Answer(404, {"error": "Not found"}, label, product_id)
         with_stories = query.get("includes[]") == "user_stories"
@@ -224,8 +229,8 @@ class SimulatorApp:
             chosen = newest_first[:UNPAGED_LIMIT]
             page = None
         else:
-            page = max(1, _int(query.get("page"), 1))
-            per_page = max(1, _int(query.get("per_page"), DEFAULT_PER_PAGE))
+            page = max(1, query_int(query.get("page"), 1))
+            per_page = max(1, query_int(query.get("per_page"), DEFAULT_PER_PAGE))
             first = (page - 1) * per_page
             if self.faults.shift_pages and page > 1:
                 first -= 1
@@ -298,7 +303,7 @@ class SimulatorApp:
             return 200, {"ok": True}
         if action == "advance" and method == "POST":
             with self.lock:
-                self.account.advance(_int(query.get("steps"), 1))
+                self.account.advance(query_int(query.get("steps"), 1))
             return 200, {"step": self.account.step, "now": self.account.now.isoformat()}
         if action == "latency" and method == "POST":
             self.latency_seconds = max(0.0, float(query.get("ms", "0")) / 1000)
@@ -313,51 +318,3 @@ class SimulatorApp:
             with self.lock:
                 return 200, self.account.counts()
         return 404, {"error": f"unknown admin action {action!r}"}
-
-
-def _product_label(rest: str) -> str:
-    if rest == "":
-        return "product"
-    if "/sections/" in rest:
-        return "section_features"
-    return rest.strip("/").split("/")[0]
-
-
-def _int(value: str | None, default: int) -> int:
-    try:
-        return int(value) if value is not None else default
-    except ValueError:
-        return default
-
-
-def _dump(body: Any) -> bytes:
-    """The body as compact JSON; bytes are JSON encoded already."""
-    if isinstance(body, bytes):
-        return body
-    return json.dumps(body, separators=(",", ":")).encode()
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body"):
-            return b"".join(chunks)
-
-
-async def _respond(
-    send: Send,
-    status: int,
-    body: bytes,
-    extra_headers: list[tuple[bytes, bytes]] | None = None,
-    content_type: str = "application/json",
-    content_length: int | None = None,
-) -> None:
-    headers = [
-        (b"content-type", content_type.encode()),
-        (b"content-length", str(len(body) if content_length is None else content_length).encode()),
-        *(extra_headers or []),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

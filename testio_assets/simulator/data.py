@@ -8,16 +8,14 @@ added, renamed and removed, products appear and disappear.
 
 from __future__ import annotations
 
-import json
 import random
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from datetime import UTC, datetime, timedelta
 
+from testio_assets.simulator.entities import SimBug, SimFeature, SimProduct, SimTest
+from testio_assets.simulator.payloads import DEVICES, AccountPayloads
 from testio_assets.simulator.profiles import PROFILES, Profile
 
 TEST_FLOW = ["initialized", "running", "locked", "customer_finalized", "archived"]
-CHANGEABLE = frozenset({"initialized", "waiting", "running", "locked", "customer_finalized"})
 PRODUCT_TYPES = [
     "website",
     "mobile_app_ios",
@@ -29,12 +27,6 @@ PRODUCT_TYPES = [
 TESTING_TYPES = ["coverage", "usability", "rapid", "focused", "custom"]
 SEVERITIES = ["low", "high", "critical", "visual", "content", "custom", "suggestion"]
 BUG_STATUSES = ["submitted", "manager_approved", "forwarded", "question", "accepted", "rejected"]
-OFFSETS = [
-    timezone(timedelta(hours=2)),
-    timezone(timedelta(hours=-5)),
-    UTC,
-    timezone(timedelta(hours=5, minutes=30)),
-]
 AREAS = [
     "Login",
     "Checkout",
@@ -52,86 +44,10 @@ AREAS = [
     "Help",
     "Reviews",
 ]
-DEVICES = [
-    ("Google", "Pixel 8", "Android", "14"),
-    ("Apple", "iPhone 15", "iOS", "17.2"),
-    ("Samsung", "Galaxy S23", "Android", "13"),
-    ("Microsoft", "Surface", "Windows", "11"),
-]
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
-@dataclass
-class SimFeature:
-    id: int
-    product_id: int
-    title: str
-    description: str | None
-    howtofind: str | None
-    section_ids: list[int]
-    stories: list[tuple[int, str]]
-
-
-@dataclass
-class SimBug:
-    id: int
-    test_id: int
-    product_id: int
-    title: str
-    severity: str
-    status: str
-    language: str
-    steps: list[str]
-    steps_as_text: bool
-    author: str
-    comments: list[tuple[int, str, str, datetime]]
-    reproducers: list[str]
-    device: int
-    feature_id: int | None
-    reported_at: datetime
-    known: bool
-    auto_accepted: bool | None
-
-
-@dataclass
-class SimTest:
-    id: int
-    product_id: int
-    section_id: int | None
-    title: str
-    status: str
-    review_status: str | None
-    testing_type: str
-    start_at: datetime | None
-    end_at: datetime | None
-    created_by: str | None
-    submitted_by: str | None
-    feature_ids: list[int]
-
-    @property
-    def can_change(self) -> bool:
-        return self.status in CHANGEABLE
-
-
-@dataclass
-class SimProduct:
-    id: int
-    name: str
-    description: str | None
-    type: str
-    default_section_id: int
-    sections: list[tuple[int, str]]
-    customers: list[str]
-    active: bool = True
-    tests: list[SimTest] = field(default_factory=list)  # ascending id = oldest first
-    features: dict[int, SimFeature] = field(default_factory=dict)
-
-    @property
-    def is_sectioned(self) -> bool:
-        return bool(self.sections)
-
-
-class SimulatedAccount:
+class SimulatedAccount(AccountPayloads):
     """A deterministic, mutable Test IO account."""
 
     def __init__(self, profile: Profile | str = "demo", seed: int = 7) -> None:
@@ -361,152 +277,6 @@ class SimulatedAccount:
     def active_products(self) -> list[SimProduct]:
         return [p for p in self.products.values() if p.active]
 
-    def product_json(self, product: SimProduct) -> dict[str, Any]:
-        default = {"id": product.default_section_id, "name": "Default"}
-        sections = [{"id": sid, "name": name} for sid, name in product.sections]
-        return {
-            "id": product.id,
-            "name": product.name,
-            "description": product.description,
-            "type": product.type,
-            "default_section_id": product.default_section_id,
-            "sections": sections,
-            "sections_with_default": [default, *sections],
-            "connection": None,
-        }
-
-    def test_json(self, test: SimTest) -> dict[str, Any]:
-        product = self.products[test.product_id]
-        section = dict(product.sections).get(test.section_id) if test.section_id else None
-        offset = OFFSETS[test.id % len(OFFSETS)]
-        return {
-            "id": test.id,
-            "title": test.title,
-            "test_title": test.title,
-            "status": test.status,
-            "review_status": test.review_status,
-            "testing_type": test.testing_type,
-            "goal": f"Find functional bugs in {product.name}",
-            "instructions": "Follow the features listed below.",
-            "out_of_scope": None,
-            "report_language": "en",
-            "start_at": _stamp(test.start_at, offset),
-            "end_at": _stamp(test.end_at, offset),
-            "created_by": test.created_by,
-            "submitted_by": test.submitted_by,
-            "section": {"id": test.section_id, "name": section} if test.section_id else None,
-            "product": {"id": product.id, "name": product.name},
-            "features": [
-                {
-                    "id": test.id * 10 + n,
-                    "feature_id": fid,
-                    "title": product.features[fid].title if fid in product.features else None,
-                }
-                for n, fid in enumerate(test.feature_ids)
-            ],
-            "requirements": [],
-            "test_environment": {
-                "id": test.product_id * 10,
-                "title": "Staging",
-                "url": f"https://staging-{test.product_id}.example.com",
-                "username": f"qa-{test.product_id}",
-                "password": f"s3cret-{test.product_id}",
-                "access": "Log in with the shared account",
-                "proxy": False,
-                "allow_orders": False,
-            },
-        }
-
-    def encoded_bug(self, bug: SimBug) -> bytes:
-        """`bug_json(bug)` as compact JSON, encoded once until the account changes."""
-        encoded = self._encoded_bugs.get(bug.id)
-        if encoded is None:
-            encoded = json.dumps(self.bug_json(bug), separators=(",", ":")).encode()
-            self._encoded_bugs[bug.id] = encoded
-        return encoded
-
-    def encode_all(self) -> None:
-        """Encode every bug now (a served simulator does this before it answers)."""
-        for bugs in self.bugs_by_test.values():
-            for bug in bugs:
-                self.encoded_bug(bug)
-
-    def bug_json(self, bug: SimBug) -> dict[str, Any]:
-        test = self.tests[bug.test_id]
-        product = self.products[bug.product_id]
-        offset = OFFSETS[bug.id % len(OFFSETS)]
-        vendor, device, os_name, os_version = DEVICES[bug.device]
-        feature = product.features.get(bug.feature_id) if bug.feature_id else None
-        return {
-            "id": bug.id,
-            "title": bug.title,
-            "severity": bug.severity,
-            "status": bug.status,
-            "language": bug.language,
-            "location": f"https://staging-{bug.product_id}.example.com/page",
-            "expected_result": "It works",
-            "actual_result": "It does not work",
-            "steps": "\n".join(bug.steps) if bug.steps_as_text else bug.steps,
-            "known": bug.known,
-            "auto_accepted": bug.auto_accepted,
-            "exported_at": None,
-            "reported_at": _stamp(bug.reported_at, offset),
-            "external_idx": None,
-            "author": {"name": bug.author},
-            "comments": [
-                {
-                    "id": cid,
-                    "body": body,
-                    "author": {"name": author},
-                    "created_at": _stamp(at, offset),
-                }
-                for cid, body, author, at in bug.comments
-            ],
-            "reproductions": [{"author": {"name": name}} for name in bug.reproducers],
-            "devices": [
-                {
-                    "id": bug.device + 1,
-                    "category": {"name": "Smartphones"},
-                    "vendor": {"name": vendor},
-                    "device": {"name": device},
-                    "operating_system": {"name": os_name},
-                    "operating_system_version": {"name": os_version},
-                    "browsers": [],
-                }
-            ],
-            "test": {"id": test.id, "title": test.title},
-            "feature": ({"id": feature.id, "title": feature.title} if feature else None),
-            "test_feature": None,
-            "product": {"id": product.id, "name": product.name},
-            "section": None,
-            "attachments": [],
-            "test_environment": {
-                "id": bug.product_id * 10,
-                "title": "Staging",
-                "username": f"qa-{bug.product_id}",
-                "password": f"s3cret-{bug.product_id}",
-            },
-        }
-
-    def feature_json(self, feature: SimFeature, with_stories: bool) -> dict[str, Any]:
-        stories: list[Any] = (
-            [
-                {"id": sid, "path": f"/stories/{sid}", "title": title, "feature_id": feature.id}
-                for sid, title in feature.stories
-            ]
-            if with_stories
-            else [title for _, title in feature.stories]
-        )
-        return {
-            "id": feature.id,
-            "title": feature.title,
-            "description": feature.description,
-            "howtofind": feature.howtofind,
-            "location": None,
-            "target_idx": None,
-            "user_stories": stories,
-        }
-
     # -- facts for tests and benchmarks ------------------------------------------------
 
     def counts(self) -> dict[str, int]:
@@ -520,10 +290,3 @@ class SimulatedAccount:
             "features": sum(len(p.features) for p in active),
             "user_stories": sum(len(f.stories) for p in active for f in p.features.values()),
         }
-
-
-def _stamp(value: datetime | None, offset: timezone) -> str | None:
-    if value is None:
-        return None
-    text = value.astimezone(offset).isoformat(timespec="milliseconds")
-    return text.replace("+00:00", "Z")

@@ -12,10 +12,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import duckdb
 from dagster import ConfigurableResource
@@ -27,6 +28,7 @@ from testio_assets.store.sql import run
 from testio_assets.timings import timed
 
 log = logging.getLogger("testio_assets.store")
+T = TypeVar("T")
 
 _migrated: set[str] = set()
 # One connection at a time inside this process; across processes the file lock decides.
@@ -104,6 +106,16 @@ class DuckDBStore(ConfigurableResource):
         """One write transaction: committed when the block ends, rolled back on error."""
         with self.connect() as conn, transaction_on(conn, self.path):
             yield conn
+
+    def read(self, query: Callable[..., T], *args: Any) -> T:
+        """`query(conn, *args)` on a connection of its own (for commands and checks)."""
+        with self.connect() as conn:
+            return query(conn, *args)
+
+    def write(self, writer: Callable[..., T], *args: Any) -> T:
+        """`writer(conn, *args)` in one transaction of its own."""
+        with self.transaction() as conn:
+            return writer(conn, *args)
 
     def _open(self) -> duckdb.DuckDBPyConnection:
         path = Path(self.path)

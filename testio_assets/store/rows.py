@@ -16,7 +16,7 @@ from testio_assets.api.models import (
     device_label,
     ref_id,
 )
-from testio_assets.store.schema import arrow_schema
+from testio_assets.store.tables import arrow_schema
 from testio_assets.timings import timed
 
 

@@ -11,7 +11,7 @@ are synced at once their reads and writes queue up here, and the worker:
   transaction with one set of statements; if that transaction fails it writes each item
   again on its own, so one product's bad data fails that product only (all-or-nothing
   per product, as if every item had its own transaction);
-- runs plain reads and writes one by one, in the order they came.
+- runs reads one by one, in the order they came.
 
 Jobs that wait together come from coroutines that run concurrently, so any order among
 them is one they could have had anyway. Async code awaits jobs without blocking the loop.
@@ -25,7 +25,7 @@ import queue
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager, nullcontext
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -49,7 +49,6 @@ class _Job(Generic[T]):
     future: asyncio.Future[T]
     loop: asyncio.AbstractEventLoop
     call: Callable[[duckdb.DuckDBPyConnection], T] | None = None
-    transactional: bool = True
     writer: BatchWriter[Any, T] | None = None
     item: Any = None
 
@@ -77,11 +76,7 @@ class StoreSession:
 
     async def read(self, job: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         """Run `job(conn)` outside any transaction (for SELECTs)."""
-        return await self._submit(call=job, transactional=False)
-
-    async def write(self, job: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
-        """Run `job(conn)` in its own transaction: committed, or rolled back on error."""
-        return await self._submit(call=job, transactional=True)
+        return await self._submit(call=job)
 
     async def write_batched(self, writer: BatchWriter[ItemT, ResultT], item: ItemT) -> ResultT:
         """Write `item` with `writer`, together with the other items queued for it.
@@ -157,9 +152,8 @@ class StoreSession:
 
     def _run_one(self, conn: duckdb.DuckDBPyConnection, job: _Job[Any]) -> None:
         assert job.call is not None
-        scope = transaction_on(conn, self._store.path) if job.transactional else nullcontext()
         try:
-            with scope, timed("duckdb other jobs"):
+            with timed("duckdb reads"):
                 result = job.call(conn)
         except Exception as exc:
             job.settle(None, exc)

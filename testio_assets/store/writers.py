@@ -1,174 +1,28 @@
-"""Writes: each function is one transaction's worth of SQL.
+"""Writes: each function is one transaction's worth of SQL for one table (or two).
 
 The per-product writers take a batch of products (see `StoreSession.write_batched`): the
 rows of all of them are staged as one Arrow table and merged with a handful of bulk
-statements (never a Python loop of inserts, never a statement per product), because
-DuckDB's cost is per statement far more than per row. Every writer reports, per product,
-how many rows it created, updated (content changed, bookkeeping timestamps aside) and
-removed, so the UI can plot change.
-Table and column names in the SQL come from `schema.py`; every value is a parameter.
+statements (`merge.py`), and each product gets its own counts back, in the order given.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 import pyarrow as pa
 from duckdb import DuckDBPyConnection
 
-from testio_assets.store.schema import BOOKKEEPING
+from testio_assets.store.merge import (
+    IN_PRODUCTS,
+    WHOLE_TABLE,
+    WriteCounts,
+    affected_rows,
+    merge,
+    per_product,
+)
 from testio_assets.store.sql import run
-
-STAGED = "staged_rows"
-IN_PRODUCTS = "product_id IN (SELECT unnest($products))"  # the partitions being written
-WHOLE_TABLE = 0  # the counts key of a merge that is not scoped to partitions
-
-
-@dataclass(frozen=True)
-class WriteCounts:
-    """What one write did to one table for one product."""
-
-    created: int = 0
-    updated: int = 0
-    removed: int = 0
-    rows: int = 0  # rows the product has in the table afterwards
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.created or self.updated or self.removed)
-
-
-def _affected(conn: DuckDBPyConnection, sql: str, params: Sequence[object] = ()) -> int:
-    """Run an UPDATE/DELETE ending in `RETURNING 1`; returns how many rows it touched."""
-    return len(conn.execute(sql, list(params)).fetchall())
-
-
-def merge(
-    conn: DuckDBPyConnection,
-    table: str,
-    staged: pa.Table,
-    key: Sequence[str],
-    *,
-    products: Sequence[int] | None = None,
-    remove_missing: bool = False,
-    keep: Iterable[str] = (),
-) -> dict[int, WriteCounts]:
-    """Upsert `staged` into `table` by `key`; returns counts per product.
-
-    Args:
-        products: the partitions being written (staged rows carry `product_id`): only
-            their rows are compared, removed and counted, each product on its own.
-            Without it the whole table is one scope, counted under `WHOLE_TABLE`.
-        remove_missing: delete the rows in scope that are not in `staged`.
-        keep: columns the upsert must not overwrite on existing rows.
-    """
-    if products is None:
-        scope, group, params = "", str(WHOLE_TABLE), {}
-    else:
-        # Only the partitions' rows are compared, not the whole table per write.
-        scope = f"WHERE {IN_PRODUCTS}"
-        group, params = "product_id", {"products": list(products)}
-    target = f"(SELECT * FROM {table} {scope})"
-    conn.register(STAGED, staged)
-    try:
-        columns = staged.column_names
-        on_key = " AND ".join(f"t.{k} = s.{k}" for k in key)
-        content = [c for c in columns if c not in key and c not in BOOKKEEPING]
-        content_differs = (
-            f"ROW({', '.join('s.' + c for c in content)}) IS DISTINCT FROM "
-            f"ROW({', '.join('t.' + c for c in content)})"
-            if content
-            else "false"
-        )
-        before = _per_product(
-            conn, f"SELECT {group}, count(*) FROM {table} {scope} GROUP BY ALL", params
-        )
-        column_list = ", ".join(columns)
-        if products is not None and not before:
-            # None of these partitions has rows yet (a first sync): every staged row is
-            # new, and one plain insert is all there is to do.
-            run(conn, f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {STAGED}")
-            created = Counter(int(p) for p in staged.column("product_id").to_pylist())
-            return {p: WriteCounts(created=created[p], rows=created[p]) for p in products}
-        created: Counter[int] = Counter()
-        updated: Counter[int] = Counter()
-        for product, new, changed in conn.execute(
-            f"SELECT {'s.' + group if products is not None else group}, "
-            f"count(*) FILTER (WHERE t.{key[0]} IS NULL), "
-            f"count(*) FILTER (WHERE t.{key[0]} IS NOT NULL AND {content_differs}) "
-            f"FROM {STAGED} s LEFT JOIN {target} t ON {on_key} GROUP BY ALL",
-            params,
-        ).fetchall():
-            created[int(product)] += int(new)
-            updated[int(product)] += int(changed)
-        removed: Counter[int] = Counter()
-        if remove_missing:
-            removed = _per_product(
-                conn,
-                f"DELETE FROM {table} t "
-                + (f"{scope} AND " if scope else "WHERE ")
-                + f"NOT EXISTS (SELECT 1 FROM {STAGED} s WHERE {on_key}) RETURNING {group}",
-                params,
-                rows_are_counts=False,
-            )
-        if created.total():
-            # New rows: a plain insert (no conflict handling) is twice as fast.
-            run(
-                conn,
-                f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {STAGED} s "
-                f"WHERE NOT EXISTS (SELECT 1 FROM {target} t WHERE {on_key})",
-                params,
-            )
-        if updated.total():
-            overwrite = [c for c in columns if c not in key and c not in set(keep)]
-            run(
-                conn,
-                f"INSERT INTO {table} ({column_list}) "
-                f"SELECT {', '.join('s.' + c for c in columns)} "
-                f"FROM {STAGED} s JOIN {target} t ON {on_key} "
-                f"WHERE {content_differs} ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
-                + ", ".join(f"{c} = excluded.{c}" for c in overwrite),
-                params,
-            )
-        bookkeeping = [c for c in columns if c in BOOKKEEPING and c not in set(keep)]
-        if bookkeeping and len(staged) > created.total() + updated.total():
-            # Unchanged rows were confirmed by the API just now: move their timestamps only.
-            run(
-                conn,
-                f"UPDATE {table} t SET "
-                + ", ".join(f"{c} = s.{c}" for c in bookkeeping)
-                + f" FROM {STAGED} s WHERE {on_key}"
-                + (f" AND t.{IN_PRODUCTS}" if scope else ""),
-                params,
-            )
-    finally:
-        conn.unregister(STAGED)
-    return {
-        product: WriteCounts(
-            created[product],
-            updated[product],
-            removed[product],
-            before[product] + created[product] - removed[product],
-        )
-        for product in (products if products is not None else [WHOLE_TABLE])
-    }
-
-
-def _per_product(
-    conn: DuckDBPyConnection,
-    sql: str,
-    params: Mapping[str, object],
-    *,
-    rows_are_counts: bool = True,
-) -> Counter[int]:
-    """Product id -> count, from `(product, count)` rows or from one row per product hit."""
-    rows = conn.execute(sql, params).fetchall()
-    if rows_are_counts:
-        return Counter({int(product): int(count) for product, count in rows})
-    return Counter(int(row[0]) for row in rows)
 
 
 def write_products(conn: DuckDBPyConnection, staged: pa.Table) -> WriteCounts:
@@ -182,16 +36,12 @@ def write_products(conn: DuckDBPyConnection, staged: pa.Table) -> WriteCounts:
     conn.register("listed_products", staged.select(["id"]))
     try:
         vanished = "is_active AND id NOT IN (SELECT id FROM listed_products)"
-        deactivated = _affected(
+        deactivated = affected_rows(
             conn, f"UPDATE products SET is_active = false WHERE {vanished} RETURNING 1"
         )
     finally:
         conn.unregister("listed_products")
     return WriteCounts(counts.created, counts.updated + deactivated, 0, counts.rows)
-
-
-# The per-product writers below take a batch: every product's rows are written with one
-# set of statements, and each product gets its own counts back, in the order given.
 
 
 @dataclass(frozen=True)
@@ -231,7 +81,7 @@ def write_bugs(conn: DuckDBPyConnection, writes: Sequence[BugsWrite]) -> list[Wr
     conn.register("synced_tests", synced)
     conn.register("fetched_bugs", staged.select(["id"]))
     try:
-        removed = _per_product(
+        removed = per_product(
             conn,
             "DELETE FROM bugs WHERE test_id IN (SELECT id FROM synced_tests) "
             "AND id NOT IN (SELECT id FROM fetched_bugs) RETURNING product_id",
@@ -360,7 +210,7 @@ def write_users(conn: DuckDBPyConnection, writes: Sequence[UsersWrite]) -> list[
         )
     kept = _ids([w for w in writes if not w.rebuild])
     if kept:
-        rows = _per_product(
+        rows = per_product(
             conn,
             f"SELECT product_id, count(*) FROM users WHERE {IN_PRODUCTS} GROUP BY ALL",
             {"products": kept},

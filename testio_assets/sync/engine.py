@@ -1,0 +1,175 @@
+"""The per-product sync: one run's work over many products, concurrently.
+
+For each product `tests -> bugs` runs as a chain and `features` beside it, every product
+at once (bounded), all HTTP through one session; `users` (SQL only) is rebuilt for groups
+of products whose chains have ended. A product that fails (403/404, retries exhausted, a
+database error) fails only its own steps; a refused token (401) stops everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+
+from testio_assets.api.client import TestIOClient
+from testio_assets.api.errors import TokenRefusedError
+from testio_assets.api.session import ApiSession
+from testio_assets.names import BUGS, CHAIN, FEATURES, TESTS, USERS
+from testio_assets.store.database import DuckDBStore
+from testio_assets.store.queries import inactive_products, products_with_fresh_features
+from testio_assets.store.session import StoreSession, store_session
+from testio_assets.sync.bugs import sync_bugs
+from testio_assets.sync.features import sync_features
+from testio_assets.sync.report import PartitionOutcome, StepReport
+from testio_assets.sync.tests import sync_tests
+from testio_assets.sync.users import UserGroups, sync_users
+
+log = logging.getLogger("testio_assets.sync")
+ReportCallback = Callable[[str, int, StepReport], None]
+
+
+@dataclass(frozen=True)
+class SyncPlan:
+    """What a run asks for.
+
+    `features_fresh_for`: keep features synced within that window without an API call.
+    """
+
+    product_ids: list[int]
+    selected: frozenset[str]
+    now: datetime
+    features_fresh_for: timedelta | None = None
+
+
+async def sync_product_partitions(
+    client: TestIOClient,
+    store: DuckDBStore,
+    plan: SyncPlan,
+    on_report: ReportCallback | None = None,
+) -> PartitionOutcome:
+    """Run `plan`; `on_report(asset, product_id, report)` is called as each one is stored.
+
+    Raises:
+        TokenRefusedError: at the first 401; every other product's work is cancelled.
+    """
+    bulk = len(plan.product_ids) if BUGS in plan.selected else 1
+    async with store_session(store) as db, client.session(products=bulk) as api:
+        run = ProductRun(api, db, plan, on_report, in_flight=max(4, 4 * client.max_concurrency))
+        return await run.run()
+
+
+class ProductRun:
+    """The state of one run: its outcome, the users groups, the products in flight."""
+
+    def __init__(
+        self,
+        api: ApiSession,
+        db: StoreSession,
+        plan: SyncPlan,
+        on_report: ReportCallback | None,
+        in_flight: int,
+    ) -> None:
+        self.api = api
+        self.db = db
+        self.plan = plan
+        self.outcome = PartitionOutcome()
+        self._on_report = on_report
+        # Enough products to keep every HTTP slot busy, few enough that parsed data does
+        # not pile up in memory while it waits for the database.
+        self._in_flight = asyncio.Semaphore(in_flight)
+        self._fresh_features: set[int] = set()
+        self._users = UserGroups(0)
+
+    async def run(self) -> PartitionOutcome:
+        product_ids = await self._active(self.plan.product_ids)
+        if USERS in self.plan.selected:
+            self._users = UserGroups(len(product_ids))
+        if self.plan.features_fresh_for is not None and FEATURES in self.plan.selected:
+            cutoff = self.plan.now - self.plan.features_fresh_for
+            fresh = await self.db.read(partial(products_with_fresh_features, synced_after=cutoff))
+            self._fresh_features = fresh & set(product_ids)
+            self.outcome.fresh_features = sorted(self._fresh_features)
+        try:
+            async with asyncio.TaskGroup() as group:
+                for pid in product_ids:
+                    group.create_task(self._product(pid, group))
+        except* TokenRefusedError as refused:
+            raise refused.exceptions[0] from None
+        return self.outcome
+
+    async def _active(self, product_ids: list[int]) -> list[int]:
+        # Products the catalogue marked inactive (vanished upstream) are skipped, not
+        # failed: their partition may still be in a run planned before the catalogue
+        # was refreshed.
+        inactive = await self.db.read(inactive_products)
+        self.outcome.inactive = sorted(set(product_ids) & inactive)
+        if self.outcome.inactive:
+            log.warning("skipping product(s) no longer in the account: %s", self.outcome.inactive)
+        return [pid for pid in product_ids if pid not in inactive]
+
+    async def _product(self, pid: int, group: asyncio.TaskGroup) -> None:
+        async with self._in_flight:
+            steps = []
+            if self.plan.selected & set(CHAIN):
+                steps.append(self._chain(pid, group))
+            if FEATURES in self.plan.selected and pid not in self._fresh_features:
+                steps.append(self._attempt(FEATURES, pid, partial(self._features, pid)))
+            await asyncio.gather(*steps)
+
+    async def _chain(self, pid: int, group: asyncio.TaskGroup) -> None:
+        """tests -> bugs; a failed step marks the later ones as not attempted."""
+        steps = {TESTS: partial(self._tests, pid), BUGS: partial(self._bugs, pid)}
+        failed: str | None = None
+        for name in CHAIN:
+            if name not in self.plan.selected:
+                continue
+            if failed is not None:
+                self.outcome.failures[(name, pid)] = f"not attempted: upstream {failed} failed"
+            elif name in steps and not await self._attempt(name, pid, steps[name]):
+                failed = name
+        if USERS in self.plan.selected:
+            ready = self._users.chain_ended(pid, ready=failed is None)
+            if ready:
+                group.create_task(self._rebuild_users(ready))
+
+    def _tests(self, pid: int) -> Awaitable[StepReport]:
+        return sync_tests(self.api, self.db, pid, self.plan.now)
+
+    def _bugs(self, pid: int) -> Awaitable[StepReport]:
+        return sync_bugs(self.api, self.db, pid, self.plan.now)
+
+    def _features(self, pid: int) -> Awaitable[StepReport]:
+        return sync_features(self.api, self.db, pid, self.plan.now)
+
+    async def _rebuild_users(self, pids: list[int]) -> None:
+        await asyncio.gather(
+            *(self._attempt(USERS, pid, partial(self._users_of, pid)) for pid in pids)
+        )
+
+    def _users_of(self, pid: int) -> Awaitable[StepReport]:
+        # users derive from tests and bugs only: if this run rewrote both without a
+        # single change, the product's users are already right.
+        sources = [self.outcome.reports.get((name, pid)) for name in (TESTS, BUGS)]
+        unchanged = all(r is not None and not r.counts.changed for r in sources)
+        return sync_users(self.db, pid, self.plan.now, rebuild=not unchanged)
+
+    async def _attempt(
+        self, name: str, pid: int, work: Callable[[], Awaitable[StepReport]]
+    ) -> bool:
+        """Run one step; record its report or its failure. False if it failed."""
+        try:
+            report = await work()
+        except TokenRefusedError:
+            raise
+        except Exception as exc:  # one product's failure must not sink the others
+            self.outcome.failures[(name, pid)] = f"{type(exc).__name__}: {exc}"
+            log.error("product %d: %s failed: %s", pid, name, exc)
+            return False
+        self.outcome.reports[(name, pid)] = report
+        if self._on_report is not None:
+            self._on_report(name, pid, report)
+        return True

@@ -1,0 +1,99 @@
+"""The shape of the code: small modules, short functions, and imports that only go down.
+
+The layers, top to bottom: the assembly (definitions, resources, commands), then the
+Dagster definitions (`assets/`, `automation/`), the engine (`sync/`), the API client and
+the store (`api/`, `store/`), and the settings and names everything shares.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "testio_assets"
+MAX_MODULE_LINES = 350
+MAX_FUNCTION_LINES = 60
+
+BOTTOM = {"settings", "names", "timings", "gc_tuning"}
+# What each part may import from the project, besides itself and the bottom layer.
+ALLOWED: dict[str, set[str]] = {
+    # The settings check a simulator profile's name: `profiles` is plain data.
+    "settings": {"simulator.profiles"},
+    "names": set(),
+    "timings": set(),
+    "gc_tuning": set(),
+    "api": set(),
+    # The store turns parsed API records into rows: it knows the models, not the client.
+    "store": {"api.models"},
+    "sync": {"api", "store"},
+    "automation": {"api", "store", "sync"},
+    "assets": {"api", "store", "sync", "automation.partitions"},
+    "simulator": {"api.client"},
+}
+
+
+def modules() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def part_of(module: str) -> str:
+    """`api.session` -> `api`; top-level modules are parts of their own."""
+    return module.split(".")[0]
+
+
+def project_imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    prefix = "testio_assets."
+    return {name[len(prefix) :] for name in names if name.startswith(prefix)}
+
+
+def test_no_module_is_too_long() -> None:
+    lengths = {p.relative_to(PACKAGE): len(p.read_text().splitlines()) for p in modules()}
+    too_long = {str(p): n for p, n in lengths.items() if n >= MAX_MODULE_LINES}
+    assert not too_long, f"modules of {MAX_MODULE_LINES} lines or more: {too_long}"
+
+
+def test_no_function_is_too_long() -> None:
+    too_long = []
+    for path in modules():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    too_long.append(f"{path.relative_to(PACKAGE)}:{node.name} ({length})")
+    assert not too_long, f"functions over {MAX_FUNCTION_LINES} lines: {too_long}"
+
+
+@pytest.mark.parametrize("part", sorted(ALLOWED))
+def test_imports_only_go_down(part: str) -> None:
+    allowed = ALLOWED[part] | BOTTOM | {part}
+    wrong = []
+    for path in modules():
+        module = ".".join(path.relative_to(PACKAGE).with_suffix("").parts)
+        if part_of(module) != part:
+            continue
+        for name in project_imports(path):
+            if not any(name == a or name.startswith(a + ".") for a in allowed):
+                wrong.append(f"{module} imports {name}")
+    assert not wrong, wrong
+
+
+def test_no_sql_outside_the_store() -> None:
+    keywords = ("SELECT ", "INSERT INTO", "UPDATE ", "DELETE FROM", "CREATE TABLE")
+    offenders = []
+    for path in modules():
+        relative = path.relative_to(PACKAGE)
+        if relative.parts[0] in ("store", "simulator"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                if any(k in node.value for k in keywords) and "`" not in node.value:
+                    offenders.append(f"{relative}:{node.lineno}")
+    assert not offenders, offenders
