@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from dagster import ScheduleDefinition
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from testio_assets.simulator.profiles import PROFILES
@@ -83,6 +82,10 @@ class Settings(BaseModel):
     @field_validator("refresh_cron")
     @classmethod
     def _cron(cls, value: str) -> str:
+        # Imported here: the bug-page worker process imports this module through the
+        # console script, and must not pay for importing Dagster.
+        from dagster import ScheduleDefinition
+
         try:
             ScheduleDefinition(name="cron_check", cron_schedule=value, job_name="cron_check")
         except Exception:
@@ -132,4 +135,6 @@ def _bounds(metadata: list[Any]) -> tuple[Any, Any]:
     return low, high
 
 
-DEFAULTS = Settings()  # every default, for code that needs one without the environment
+# Every default, for code that needs one without the environment (not validated here, so
+# that importing this module stays cheap: the defaults are validated by any load).
+DEFAULTS = Settings.model_construct()
