@@ -163,7 +163,7 @@ def bug_load_rate(account: SimulatedAccount, workdir: Path, limit: int = 60) -> 
     from testio_assets.api.models import Bug
     from testio_assets.store.database import DuckDBStore
     from testio_assets.store.queries import table_counts
-    from testio_assets.store.rows import bug_rows
+    from testio_assets.store.rows import bug_rows, skipped_rows
     from testio_assets.store.session import store_session
     from testio_assets.store.writers import BugsWrite, write_bugs
 
@@ -184,7 +184,12 @@ def bug_load_rate(account: SimulatedAccount, workdir: Path, limit: int = 60) -> 
             started = time.perf_counter()
             await asyncio.gather(
                 *(
-                    db.write_batched(write_bugs, BugsWrite(product_id, tests, table, now))
+                    db.write_batched(
+                        write_bugs,
+                        BugsWrite(
+                            product_id, tests, table, now, skipped_rows(product_id, "bugs", [], now)
+                        ),
+                    )
                     for product_id, tests, table in staged
                 )
             )

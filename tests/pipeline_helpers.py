@@ -21,7 +21,11 @@ from testio_assets.store.tables import BOOKKEEPING, TABLES
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-KEYS = {"user_stories": "feature_id, ordinal", "users": "product_id, name, role"}
+KEYS = {
+    "user_stories": "feature_id, ordinal",
+    "users": "product_id, name, role",
+    "skipped_records": "product_id, asset, endpoint, record_id",
+}
 
 
 def pipeline_for(

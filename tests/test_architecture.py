@@ -27,9 +27,10 @@ ALLOWED: dict[str, set[str]] = {
     "api": set(),
     # The store turns parsed API records into rows: it knows the models, not the client.
     "store": {"api.models"},
-    "sync": {"api", "store"},
+    "checks": {"store"},
+    "sync": {"api", "store", "checks"},
     "automation": {"api", "store", "sync"},
-    "assets": {"api", "store", "sync", "automation.partitions"},
+    "assets": {"api", "store", "sync", "checks", "automation.partitions"},
     "simulator": {"api.client"},
 }
 

@@ -71,7 +71,8 @@ def test_a_failing_item_fails_alone_and_the_others_are_stored(db: Path) -> None:
 
 def _tests(product_id: int, ids: list[int]) -> TestsWrite:
     tests = [ExploratoryTest(id=i, title=f"test {i}", status="running") for i in ids]
-    return TestsWrite(product_id, rows.test_rows(product_id, tests, NOW))
+    skipped = rows.skipped_rows(product_id, "tests", [], NOW)
+    return TestsWrite(product_id, rows.test_rows(product_id, tests, NOW), skipped)
 
 
 def test_real_writer_batches_products_with_counts_each_and_isolates_a_bad_one(db: Path) -> None:

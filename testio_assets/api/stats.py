@@ -27,3 +27,7 @@ class RequestStats:
     @property
     def total_requests(self) -> int:
         return sum(self.requests.values())
+
+    def skipped_records(self) -> list[tuple[str, str | None, str]]:
+        """(endpoint, record id, reason) of every record left out."""
+        return [(s.endpoint, s.record_id, s.reason) for s in self.skipped]

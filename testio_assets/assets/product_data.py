@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from dagster import (
+    AssetCheckEvaluation,
     AssetExecutionContext,
     AssetKey,
     AssetMaterialization,
@@ -28,22 +29,40 @@ from pydantic import Field
 
 from testio_assets.api.client import TestIOClient
 from testio_assets.api.errors import TokenRefusedError
+from testio_assets.assets.checks import check_specs, evaluation, wanted_checks
 from testio_assets.assets.descriptions import DESCRIPTIONS
-from testio_assets.assets.metadata import GROUP, KINDS, OWNERS, report_metadata, table_metadata
+from testio_assets.assets.metadata import (
+    GROUP,
+    KINDS,
+    OWNERS,
+    change_summary,
+    report_metadata,
+    table_metadata,
+)
 from testio_assets.automation.partitions import product_partitions
+from testio_assets.checks.run import CheckPlan
 from testio_assets.gc_tuning import relaxed_gc
-from testio_assets.names import BUGS, FEATURES, PRODUCTS, TESTS, USERS
+from testio_assets.names import BUGS, FEATURES, PER_PRODUCT, PRODUCTS, TESTS, USERS
 from testio_assets.store.database import DuckDBStore
 from testio_assets.sync.background import BackgroundSync
 from testio_assets.sync.engine import SyncPlan, sync_product_partitions
 
 MIN_FRESHNESS_WINDOW = timedelta(minutes=1)
+BACKFILL_TAG = "dagster/backfill"  # set by Dagster on every run of a backfill
 UPSTREAM = {TESTS: [PRODUCTS], BUGS: [TESTS], FEATURES: [PRODUCTS], USERS: [TESTS, BUGS]}
 
 
 class ProductDataConfig(Config):
     """Run options of `product_data`."""
 
+    full_listing: bool = Field(
+        default=False,
+        description=(
+            "Read every page of each product's tests instead of the newest ones only, so the "
+            "completeness check compares the whole listing (`sync --product` and backfills "
+            "do this)."
+        ),
+    )
     skip_fresh_features: bool = Field(
         default=False,
         description=(
@@ -79,6 +98,7 @@ def build_product_data_asset(feature_ttl_seconds: int) -> AssetsDefinition:
     @multi_asset(
         name="product_data",
         specs=specs,
+        check_specs=check_specs(PER_PRODUCT, product_partitions),
         partitions_def=product_partitions,
         backfill_policy=BackfillPolicy.single_run(),
         can_subset=True,
@@ -89,35 +109,55 @@ def build_product_data_asset(feature_ttl_seconds: int) -> AssetsDefinition:
         config: ProductDataConfig,
         testio: TestIOClient,
         store: DuckDBStore,
-    ) -> Iterator[AssetMaterialization]:
-        plan = SyncPlan(
-            product_ids=[int(key) for key in context.partition_keys],
-            selected=frozenset(key.path[-1] for key in context.selected_asset_keys),
-            now=datetime.now(UTC),
-            features_fresh_for=ttl if config.skip_fresh_features else None,
-        )
-        context.log.info(
-            "syncing %s for %d product(s)", ", ".join(sorted(plan.selected)), len(plan.product_ids)
-        )
-        sync = BackgroundSync(partial(sync_product_partitions, testio, store, plan))
-        with relaxed_gc():
-            for name, pid, report in sync:
-                # One event per asset and partition, each with its own figures; the step
-                # yields no outputs, so partitions that failed are not reported as stored.
+    ) -> Iterator[AssetMaterialization | AssetCheckEvaluation]:
+        yield from _sync_step(context, config, testio, store, ttl)
+
+    return product_data
+
+
+def _sync_step(
+    context: AssetExecutionContext,
+    config: ProductDataConfig,
+    testio: TestIOClient,
+    store: DuckDBStore,
+    ttl: timedelta,
+) -> Iterator[AssetMaterialization | AssetCheckEvaluation]:
+    """The step: plan from the run's partitions and selection, sync, report as it goes."""
+    now = datetime.now(UTC)
+    plan = SyncPlan(
+        product_ids=[int(key) for key in context.partition_keys],
+        selected=frozenset(key.path[-1] for key in context.selected_asset_keys),
+        now=now,
+        features_fresh_for=ttl if config.skip_fresh_features else None,
+        full_listing=config.full_listing or BACKFILL_TAG in context.run.tags,
+        checks=CheckPlan(wanted_checks(context.selected_asset_check_keys), ttl, now),
+    )
+    context.log.info(
+        "syncing %s for %d product(s)%s",
+        ", ".join(sorted(plan.selected)) or "nothing",
+        len(plan.product_ids),
+        f"; checking {', '.join(plan.checked_only)} only" if plan.checked_only else "",
+    )
+    sync = BackgroundSync(partial(sync_product_partitions, testio, store, plan))
+    with relaxed_gc():
+        for name, pid, report in sync:
+            # One event per asset and partition, each with its own figures; the step
+            # yields no outputs, so partitions that failed are not reported as stored.
+            if report.materialized:
                 yield AssetMaterialization(
                     asset_key=AssetKey(name), partition=str(pid), metadata=report_metadata(report)
                 )
-        try:
-            outcome = sync.result()
-        except TokenRefusedError as refused:
-            raise Failure(description=str(refused), allow_retries=False) from None
-        if outcome.failures:
-            raise Failure(
-                description=(
-                    f"{len(outcome.failed_products)} of {len(plan.product_ids)} product(s) "
-                    "failed; the others were stored.\n" + "\n".join(outcome.failure_lines())
-                ),
-                metadata={"failed_products": MetadataValue.json(outcome.failed_products)},
-            )
-
-    return product_data
+            yield from (evaluation(outcome) for outcome in report.checks)
+    try:
+        outcome = sync.result()
+    except TokenRefusedError as refused:
+        raise Failure(description=str(refused), allow_retries=False) from None
+    context.log.info(change_summary(outcome))
+    if outcome.failures:
+        raise Failure(
+            description=(
+                f"{len(outcome.failed_products)} of {len(plan.product_ids)} product(s) "
+                "failed; the others were stored.\n" + "\n".join(outcome.failure_lines())
+            ),
+            metadata={"failed_products": MetadataValue.json(outcome.failed_products)},
+        )

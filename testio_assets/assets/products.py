@@ -2,38 +2,67 @@
 
 # No `from __future__ import annotations`: Dagster inspects the `context` annotation.
 import asyncio
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from dagster import AssetExecutionContext, Failure, MaterializeResult, asset
+from dagster import (
+    AssetCheckResult,
+    AssetExecutionContext,
+    AssetSpec,
+    Failure,
+    MaterializeResult,
+    multi_asset,
+)
 
 from testio_assets.api.client import TestIOClient
 from testio_assets.api.errors import TokenRefusedError
+from testio_assets.assets.checks import check_specs, result, wanted_checks
 from testio_assets.assets.descriptions import DESCRIPTIONS
 from testio_assets.assets.metadata import GROUP, KINDS, OWNERS, report_metadata, table_metadata
 from testio_assets.names import PRODUCTS
 from testio_assets.store.database import DuckDBStore
-from testio_assets.sync.products import sync_products
+from testio_assets.sync.products import check_catalogue, sync_products
 
 
-@asset(
+@multi_asset(
     name=PRODUCTS,
-    description=DESCRIPTIONS[PRODUCTS],
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds=KINDS,
-    metadata=table_metadata(PRODUCTS),
+    specs=[
+        AssetSpec(
+            PRODUCTS,
+            description=DESCRIPTIONS[PRODUCTS],
+            group_name=GROUP,
+            owners=OWNERS,
+            kinds=KINDS,
+            skippable=True,
+            metadata=table_metadata(PRODUCTS),
+        )
+    ],
+    check_specs=check_specs([PRODUCTS]),
+    can_subset=True,
 )
 def products(
     context: AssetExecutionContext, testio: TestIOClient, store: DuckDBStore
-) -> MaterializeResult:
+) -> Iterator[MaterializeResult | AssetCheckResult]:
+    wanted = wanted_checks(context.selected_asset_check_keys).get(PRODUCTS, frozenset())
+    now = datetime.now(UTC)
     try:
-        report = asyncio.run(sync_products(testio, store, datetime.now(UTC)))
+        if context.selected_asset_keys:
+            report = asyncio.run(sync_products(testio, store, now, wanted))
+        else:  # the checks alone, on what is stored
+            report = asyncio.run(check_catalogue(testio, store, wanted))
     except TokenRefusedError as refused:
         raise Failure(description=str(refused), allow_retries=False) from None
-    context.log.info(
-        "products: %d active, %d created, %d updated (incl. deactivated)",
-        report.extra["products_active"],
-        report.counts.created,
-        report.counts.updated,
-    )
-    return MaterializeResult(metadata=report_metadata(report))
+    if report.materialized:
+        context.log.info(
+            "products: %d active, %d created, %d updated (incl. deactivated)",
+            report.extra["products_active"],
+            report.counts.created,
+            report.counts.updated,
+        )
+        yield MaterializeResult(
+            asset_key=PRODUCTS,
+            metadata=report_metadata(report, partitioned=False),
+            check_results=[result(outcome) for outcome in report.checks],
+        )
+    else:
+        yield from (result(outcome) for outcome in report.checks)

@@ -32,6 +32,7 @@ class WriteCounts:
     updated: int = 0
     removed: int = 0
     rows: int = 0  # rows the product has in the table afterwards
+    table_rows: int = 0  # rows the whole table has afterwards
 
     @property
     def changed(self) -> bool:
@@ -144,15 +145,21 @@ def merge(
             _confirm_unchanged(conn, plan)
     finally:
         conn.unregister(STAGED)
+    total = table_rows(conn, table)
     return {
         product: WriteCounts(
             created[product],
             updated[product],
             removed[product],
             before[product] + created[product] - removed[product],
+            total,
         )
         for product in (products if products is not None else [WHOLE_TABLE])
     }
+
+
+def table_rows(conn: DuckDBPyConnection, table: str) -> int:
+    return int(conn.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
 
 
 def _insert_all(
@@ -163,7 +170,8 @@ def _insert_all(
         f"INSERT INTO {plan.table} ({plan.column_list}) SELECT {plan.column_list} FROM {STAGED}",
     )
     created = Counter(int(p) for p in staged.column("product_id").to_pylist())
-    return {p: WriteCounts(created=created[p], rows=created[p]) for p in products}
+    total = table_rows(conn, plan.table)
+    return {p: WriteCounts(created=created[p], rows=created[p], table_rows=total) for p in products}
 
 
 def _compare(conn: DuckDBPyConnection, plan: _Plan) -> tuple[Counter[int], Counter[int]]:

@@ -183,3 +183,23 @@ def _unique_stories(feature: Feature) -> list[Any]:
     for story in feature.user_stories:
         seen.setdefault(story.id if story.id is not None else ("title", story.title), story)
     return list(seen.values())
+
+
+def skipped_rows(
+    product_id: int, asset: str, skipped: Iterable[tuple[str, str | None, str]], now: datetime
+) -> pa.Table:
+    """(endpoint, record id, reason) of records left out, as `skipped_records` rows."""
+    return _table(
+        "skipped_records",
+        [
+            {
+                "product_id": product_id,
+                "asset": asset,
+                "endpoint": endpoint,
+                "record_id": record_id,
+                "reason": reason,
+                "seen_at": now,
+            }
+            for endpoint, record_id, reason in skipped
+        ],
+    )

@@ -127,9 +127,21 @@ MIGRATION_2 = [
     "ALTER TABLE tests ADD COLUMN IF NOT EXISTS bugs_synced_final BOOLEAN DEFAULT FALSE",
 ]
 
+MIGRATION_3 = [
+    """CREATE TABLE IF NOT EXISTS skipped_records (
+  product_id BIGINT NOT NULL,
+  asset VARCHAR NOT NULL,
+  endpoint VARCHAR NOT NULL,
+  record_id VARCHAR,
+  reason VARCHAR,
+  seen_at TIMESTAMPTZ NOT NULL
+)""",
+]
+
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "initial tables", MIGRATION_1),
     (2, "bug sync bookkeeping on tests", MIGRATION_2),
+    (3, "records a sync had to leave out", MIGRATION_3),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -86,6 +86,11 @@ class StoreSession:
         """
         return await self._submit(writer=writer, item=item)
 
+    async def read_batched(self, reader: BatchWriter[ItemT, ResultT], item: ItemT) -> ResultT:
+        """Answer `item` with `reader`, together with the other items queued for it (one
+        set of statements for all of them; see `check_facts.py`)."""
+        return await self._submit(writer=reader, item=item)
+
     async def _submit(self, **fields: Any) -> Any:
         loop = asyncio.get_running_loop()
         job: _Job[Any] = _Job(future=loop.create_future(), loop=loop, **fields)

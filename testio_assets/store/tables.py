@@ -116,6 +116,16 @@ TABLES: dict[str, dict[str, str]] = {
         "tests_submitted": "INTEGER",
         "synced_at": "TIMESTAMPTZ",
     },
+    # Records the API sent (or could not send) that a sync had to leave out, per product
+    # and asset: replaced by every sync of that asset, so it shows the latest run's.
+    "skipped_records": {
+        "product_id": "BIGINT",
+        "asset": "VARCHAR",
+        "endpoint": "VARCHAR",
+        "record_id": "VARCHAR",
+        "reason": "VARCHAR",
+        "seen_at": "TIMESTAMPTZ",
+    },
 }
 
 PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
@@ -125,6 +135,7 @@ PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
     "features": ("id",),
     "user_stories": ("feature_id", "ordinal"),
     "users": ("product_id", "name", "role"),
+    "skipped_records": (),
 }
 
 # Columns the sync writes in a step of its own (the bug sync stamps tests): not staged

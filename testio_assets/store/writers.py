@@ -41,20 +41,41 @@ def write_products(conn: DuckDBPyConnection, staged: pa.Table) -> WriteCounts:
         )
     finally:
         conn.unregister("listed_products")
-    return WriteCounts(counts.created, counts.updated + deactivated, 0, counts.rows)
+    return replace(counts, updated=counts.updated + deactivated)
 
 
 @dataclass(frozen=True)
 class TestsWrite:
-    """The tests read for one product (tests are never deleted: no signal for it)."""
+    """The tests read for one product (tests are never deleted: no signal for it), and the
+    records that had to be left out (`skipped_records` rows)."""
 
     product_id: int
     staged: pa.Table
+    skipped: pa.Table
 
 
 def write_tests(conn: DuckDBPyConnection, writes: Sequence[TestsWrite]) -> list[WriteCounts]:
     counts = merge(conn, "tests", _concat(w.staged for w in writes), ["id"], products=_ids(writes))
+    replace_skipped(conn, "tests", writes)
     return [counts[w.product_id] for w in writes]
+
+
+def replace_skipped(
+    conn: DuckDBPyConnection, asset: str, writes: Sequence[TestsWrite | BugsWrite]
+) -> None:
+    """The writes' skipped records replace what the products' last sync of `asset` left."""
+    run(
+        conn,
+        f"DELETE FROM skipped_records WHERE asset = $asset AND {IN_PRODUCTS}",
+        {"asset": asset, "products": _ids(writes)},
+    )
+    skipped = _concat(w.skipped for w in writes)
+    if len(skipped):
+        conn.register("new_skipped", skipped)
+        try:
+            run(conn, "INSERT INTO skipped_records SELECT * FROM new_skipped")
+        finally:
+            conn.unregister("new_skipped")
 
 
 @dataclass(frozen=True)
@@ -65,6 +86,7 @@ class BugsWrite:
     test_ids: Sequence[int]
     staged: pa.Table
     synced_at: datetime
+    skipped: pa.Table
 
 
 def write_bugs(conn: DuckDBPyConnection, writes: Sequence[BugsWrite]) -> list[WriteCounts]:
@@ -97,6 +119,7 @@ def write_bugs(conn: DuckDBPyConnection, writes: Sequence[BugsWrite]) -> list[Wr
     finally:
         conn.unregister("synced_tests")
         conn.unregister("fetched_bugs")
+    replace_skipped(conn, "bugs", writes)
     return [replace(counts[w.product_id], removed=removed[w.product_id]) for w in writes]
 
 
@@ -182,40 +205,29 @@ SELECT people.*, rebuilt.synced_at FROM people JOIN rebuilt USING (product_id)
 
 @dataclass(frozen=True)
 class UsersWrite:
-    """Rebuild a product's users from its stored tests and bugs, or (`rebuild=False`,
-    nothing they derive from changed) only count them."""
+    """Rebuild a product's users from its stored tests and bugs."""
 
     product_id: int
     synced_at: datetime
-    rebuild: bool = True
 
 
 def write_users(conn: DuckDBPyConnection, writes: Sequence[UsersWrite]) -> list[WriteCounts]:
-    """Derive people from the stored tests and bugs with SQL (no API calls)."""
-    rebuilt = [w for w in writes if w.rebuild]
-    counts: dict[int, WriteCounts] = {}
-    if rebuilt:
-        conn.register("rebuilt", _stamps(rebuilt))
-        try:
-            staged = conn.sql(USERS_SQL).to_arrow_table()
-        finally:
-            conn.unregister("rebuilt")
-        counts = merge(
-            conn,
-            "users",
-            staged,
-            ["product_id", "name", "role"],
-            products=_ids(rebuilt),
-            remove_missing=True,
-        )
-    kept = _ids([w for w in writes if not w.rebuild])
-    if kept:
-        rows = per_product(
-            conn,
-            f"SELECT product_id, count(*) FROM users WHERE {IN_PRODUCTS} GROUP BY ALL",
-            {"products": kept},
-        )
-        counts.update({pid: WriteCounts(rows=rows[pid]) for pid in kept})
+    """Derive people from the stored tests and bugs with SQL (no API calls). Always from
+    what is stored, whatever this run changed: a run that died between its bug write and
+    its users rebuild, or another process's, leaves nothing behind this way."""
+    conn.register("rebuilt", _stamps(writes))
+    try:
+        staged = conn.sql(USERS_SQL).to_arrow_table()
+    finally:
+        conn.unregister("rebuilt")
+    counts = merge(
+        conn,
+        "users",
+        staged,
+        ["product_id", "name", "role"],
+        products=_ids(writes),
+        remove_missing=True,
+    )
     return [counts[w.product_id] for w in writes]
 
 

@@ -9,8 +9,9 @@ from functools import partial
 import pyarrow as pa
 
 from testio_assets.api.session import ApiSession
+from testio_assets.names import BUGS
 from testio_assets.store.queries import tests_needing_bugs
-from testio_assets.store.rows import bug_rows
+from testio_assets.store.rows import bug_rows, skipped_rows
 from testio_assets.store.session import StoreSession
 from testio_assets.store.writers import BugsWrite, write_bugs
 from testio_assets.sync.report import StepReport
@@ -39,7 +40,10 @@ async def sync_bugs(
     test_ids = await db.read(partial(tests_needing_bugs, product_id=product_id))
     pages = await api.bug_pages(test_ids, product_id, partial(bug_rows, product_id, now=now))
     staged = once_per_bug(pages, set(test_ids)) if pages else bug_rows(product_id, [], now)
-    counts = await db.write_batched(write_bugs, BugsWrite(product_id, test_ids, staged, now))
+    skipped = skipped_rows(product_id, BUGS, api.stats.skipped_records(), now)
+    counts = await db.write_batched(
+        write_bugs, BugsWrite(product_id, test_ids, staged, now, skipped)
+    )
     report = StepReport(
         counts=counts,
         extra={"tests_bug_synced": len(test_ids)},

@@ -11,18 +11,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 
 from testio_assets.api.client import TestIOClient
 from testio_assets.api.errors import TokenRefusedError
 from testio_assets.api.session import ApiSession
-from testio_assets.names import BUGS, CHAIN, FEATURES, TESTS, USERS
+from testio_assets.checks.run import CheckPlan, product_checks
+from testio_assets.names import BUGS, CHAIN, FEATURES, PER_PRODUCT, TESTS, USERS
 from testio_assets.store.database import DuckDBStore
 from testio_assets.store.queries import inactive_products, products_with_fresh_features
 from testio_assets.store.session import StoreSession, store_session
 from testio_assets.sync.bugs import sync_bugs
+from testio_assets.sync.check_only import check_stored
 from testio_assets.sync.features import sync_features
 from testio_assets.sync.report import PartitionOutcome, StepReport
 from testio_assets.sync.tests import sync_tests
@@ -37,12 +39,22 @@ class SyncPlan:
     """What a run asks for.
 
     `features_fresh_for`: keep features synced within that window without an API call.
+    `full_listing`: read every page of tests, not only the newest.
+    `checks`: the checks to evaluate; an asset not in `selected` whose checks are asked
+    for is checked on what is stored, without syncing it.
     """
 
     product_ids: list[int]
     selected: frozenset[str]
     now: datetime
     features_fresh_for: timedelta | None = None
+    full_listing: bool = False
+    checks: CheckPlan = field(default_factory=CheckPlan)
+
+    @property
+    def checked_only(self) -> list[str]:
+        """Assets whose checks run without the asset being synced."""
+        return [a for a in PER_PRODUCT if a not in self.selected and self.checks.of(a)]
 
 
 async def sync_product_partitions(
@@ -118,6 +130,9 @@ class ProductRun:
                 steps.append(self._chain(pid, group))
             if FEATURES in self.plan.selected and pid not in self._fresh_features:
                 steps.append(self._attempt(FEATURES, pid, partial(self._features, pid)))
+            for asset in self.plan.checked_only:
+                work = partial(check_stored, self.api, self.db, asset, pid, self.plan.checks)
+                steps.append(self._attempt(asset, pid, work))
             await asyncio.gather(*steps)
 
     async def _chain(self, pid: int, group: asyncio.TaskGroup) -> None:
@@ -128,34 +143,41 @@ class ProductRun:
             if name not in self.plan.selected:
                 continue
             if failed is not None:
-                self.outcome.failures[(name, pid)] = f"not attempted: upstream {failed} failed"
+                self.outcome.failures[(name, pid)] = f"not attempted: {failed}"
             elif name in steps and not await self._attempt(name, pid, steps[name]):
-                failed = name
+                failed = f"upstream {name} failed"
+            elif name in steps and (check := self.outcome.reports[(name, pid)].blocking_failure):
+                failed = f"the blocking check {name}.{check} failed"
         if USERS in self.plan.selected:
             ready = self._users.chain_ended(pid, ready=failed is None)
             if ready:
                 group.create_task(self._rebuild_users(ready))
 
-    def _tests(self, pid: int) -> Awaitable[StepReport]:
-        return sync_tests(self.api, self.db, pid, self.plan.now)
+    async def _checked(self, asset: str, pid: int, report: StepReport) -> StepReport:
+        """`report`, with the asset's checks evaluated on what was just stored."""
+        report.checks = await product_checks(self.db, asset, pid, report.listing, self.plan.checks)
+        return report
 
-    def _bugs(self, pid: int) -> Awaitable[StepReport]:
-        return sync_bugs(self.api, self.db, pid, self.plan.now)
+    async def _tests(self, pid: int) -> StepReport:
+        report = await sync_tests(self.api, self.db, pid, self.plan.now, self.plan.full_listing)
+        return await self._checked(TESTS, pid, report)
 
-    def _features(self, pid: int) -> Awaitable[StepReport]:
-        return sync_features(self.api, self.db, pid, self.plan.now)
+    async def _bugs(self, pid: int) -> StepReport:
+        report = await sync_bugs(self.api, self.db, pid, self.plan.now)
+        return await self._checked(BUGS, pid, report)
+
+    async def _features(self, pid: int) -> StepReport:
+        report = await sync_features(self.api, self.db, pid, self.plan.now)
+        return await self._checked(FEATURES, pid, report)
 
     async def _rebuild_users(self, pids: list[int]) -> None:
         await asyncio.gather(
             *(self._attempt(USERS, pid, partial(self._users_of, pid)) for pid in pids)
         )
 
-    def _users_of(self, pid: int) -> Awaitable[StepReport]:
-        # users derive from tests and bugs only: if this run rewrote both without a
-        # single change, the product's users are already right.
-        sources = [self.outcome.reports.get((name, pid)) for name in (TESTS, BUGS)]
-        unchanged = all(r is not None and not r.counts.changed for r in sources)
-        return sync_users(self.db, pid, self.plan.now, rebuild=not unchanged)
+    async def _users_of(self, pid: int) -> StepReport:
+        report = await sync_users(self.db, pid, self.plan.now)
+        return await self._checked(USERS, pid, report)
 
     async def _attempt(
         self, name: str, pid: int, work: Callable[[], Awaitable[StepReport]]

@@ -8,6 +8,7 @@ from functools import partial
 
 from testio_assets.api.models import Product
 from testio_assets.api.session import ApiSession
+from testio_assets.checks.evaluate import Listing
 from testio_assets.store.queries import stored_product
 from testio_assets.store.rows import feature_rows, user_story_rows
 from testio_assets.store.session import StoreSession
@@ -32,6 +33,7 @@ async def sync_features(
         counts=feature_counts,
         extra={"user_stories": story_counts.rows, "sectioned": int(catalogue.sectioned)},
         seconds=time.monotonic() - started,
+        listing=Listing(frozenset(f.id for f in catalogue.features), full=True),
     )
     report.add_stats(api.stats)
     return report

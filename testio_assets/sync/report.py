@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from testio_assets.api.stats import RequestStats
+from testio_assets.checks.definitions import CheckOutcome
+from testio_assets.checks.evaluate import Listing
 from testio_assets.store.merge import WriteCounts
 
 
@@ -18,6 +20,14 @@ class StepReport:
     seconds: float = 0.0
     extra: dict[str, int] = field(default_factory=dict)
     skipped_records: list[str] = field(default_factory=list)
+    listing: Listing | None = None  # what the API listed, for the completeness checks
+    checks: list[CheckOutcome] = field(default_factory=list)
+    materialized: bool = True  # False: only checks were evaluated
+
+    @property
+    def blocking_failure(self) -> str | None:
+        """The name of a failed blocking check, if any."""
+        return next((c.name for c in self.checks if c.blocks), None)
 
     def add_stats(self, stats: RequestStats) -> None:
         self.requests += stats.total_requests

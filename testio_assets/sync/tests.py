@@ -10,8 +10,10 @@ from functools import partial
 
 from testio_assets.api.models import ExploratoryTest
 from testio_assets.api.session import ApiSession
+from testio_assets.checks.evaluate import Listing
+from testio_assets.names import TESTS
 from testio_assets.store.queries import stored_tests
-from testio_assets.store.rows import test_rows
+from testio_assets.store.rows import skipped_rows, test_rows
 from testio_assets.store.session import StoreSession
 from testio_assets.store.writers import TestsWrite, write_tests
 from testio_assets.sync.report import StepReport
@@ -38,13 +40,19 @@ async def read_new_tests(
 
 
 async def sync_tests(
-    session: ApiSession, db: StoreSession, product_id: int, now: datetime
+    session: ApiSession,
+    db: StoreSession,
+    product_id: int,
+    now: datetime,
+    full_listing: bool = False,
 ) -> StepReport:
-    """Read what is new or can still change, and merge it into `tests`."""
+    """Read what is new or can still change, and merge it into `tests`. With
+    `full_listing` (or nothing stored yet) every page is read."""
     started = time.monotonic()
     api = session.scoped()
     known = await db.read(partial(stored_tests, product_id=product_id))
-    seen = await read_new_tests(api, product_id, set(known))
+    full = full_listing or not known
+    seen = await read_new_tests(api, product_id, set() if full else set(known))
     to_reread = [tid for tid, final in known.items() if not final and tid not in seen]
     reread = await asyncio.gather(*(api.get_test(tid, product_id) for tid in to_reread))
     vanished = [tid for tid, test in zip(to_reread, reread, strict=True) if test is None]
@@ -56,10 +64,15 @@ async def sync_tests(
             vanished[:20],
         )
     fresh = list(seen.values()) + [t for t in reread if t is not None]
+    skipped = skipped_rows(product_id, TESTS, api.stats.skipped_records(), now)
     counts = await db.write_batched(
-        write_tests, TestsWrite(product_id, test_rows(product_id, fresh, now))
+        write_tests, TestsWrite(product_id, test_rows(product_id, fresh, now), skipped)
     )
-    report = StepReport(counts=counts, seconds=time.monotonic() - started)
+    report = StepReport(
+        counts=counts,
+        seconds=time.monotonic() - started,
+        listing=Listing(frozenset(seen), full),
+    )
     report.add_stats(api.stats)
     report.extra = {
         "tests_new": sum(1 for t in fresh if t.id not in known),

@@ -37,13 +37,8 @@ class UserGroups:
         return []
 
 
-async def sync_users(
-    db: StoreSession, product_id: int, now: datetime, rebuild: bool = True
-) -> StepReport:
-    """Rebuild the product's users; with `rebuild=False` (its tests and bugs did not change
-    in this run) only count them."""
+async def sync_users(db: StoreSession, product_id: int, now: datetime) -> StepReport:
+    """Rebuild the product's users from its stored tests and bugs."""
     started = time.monotonic()
-    counts = await db.write_batched(write_users, UsersWrite(product_id, now, rebuild))
-    return StepReport(
-        counts=counts, seconds=time.monotonic() - started, extra={"rebuilt": int(rebuild)}
-    )
+    counts = await db.write_batched(write_users, UsersWrite(product_id, now))
+    return StepReport(counts=counts, seconds=time.monotonic() - started)
