@@ -81,7 +81,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     defs = build_definitions(settings)
     with DagsterInstance.get() as instance:
         try:
-            summary = run_sync(defs, instance, args.product or None)
+            summary = run_sync(defs, instance, args.product or None, checks=not args.no_checks)
         except SyncError as exc:
             print(f"testio-assets sync: {exc}", file=sys.stderr)
             return 2
@@ -114,7 +114,7 @@ def render_timings() -> str:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Sync the demo data, then start the Dagster UI and daemon on 127.0.0.1."""
-    status = cmd_sync(argparse.Namespace(product=[], timings=False))
+    status = cmd_sync(argparse.Namespace(product=[], timings=False, no_checks=False))
     if status != 0 and not args.ui_anyway:
         return status
     ensure_dagster_home()
@@ -187,6 +187,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sync.add_argument(
         "--timings", action="store_true", help="also print where this process spent its time"
+    )
+    sync.add_argument(
+        "--no-checks",
+        action="store_true",
+        help="do not evaluate the asset checks in these runs (they can run later from the UI)",
     )
     sync.set_defaults(func=cmd_sync)
 

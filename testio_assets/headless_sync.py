@@ -12,7 +12,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dagster import DagsterInstance, Definitions, ExecuteInProcessResult, materialize
+from dagster import (
+    AssetSelection,
+    DagsterInstance,
+    Definitions,
+    ExecuteInProcessResult,
+    materialize,
+)
 
 from testio_assets.automation.partitions import (
     contiguous_ranges,
@@ -69,8 +75,10 @@ def run_sync(
     instance: DagsterInstance,
     product_ids: Sequence[int] | None = None,
     assets: Sequence[str] = PER_PRODUCT,
+    checks: bool = True,
 ) -> SyncSummary:
-    """Refresh the catalogue, register partitions, then materialize `assets` per product.
+    """Refresh the catalogue, register partitions, then materialize `assets` per product,
+    evaluating their checks in the same runs (unless `checks` is False).
 
     Raises:
         SyncError: a requested product is not an active product.
@@ -80,7 +88,7 @@ def run_sync(
     resources = defs.resources or {}
     store = resources["store"]
     assert isinstance(store, DuckDBStore)
-    runner = _Runner(list(defs.assets or []), instance, resources)
+    runner = _Runner(list(defs.assets or []), instance, resources, checks)
 
     catalogue = runner.materialize([PRODUCTS], {"loggers": CONSOLE_INFO}, {})
     summary.run_ids.append(catalogue.run_id)
@@ -126,15 +134,17 @@ class _Runner:
     assets: list[Any]
     instance: DagsterInstance
     resources: Mapping[str, Any]
+    checks: bool
 
     def materialize(
         self, selection: list[str], run_config: dict[str, Any], tags: dict[str, str]
     ) -> ExecuteInProcessResult:
+        chosen = AssetSelection.assets(*selection)
         return materialize(
             self.assets,
             instance=self.instance,
             resources=self.resources,
-            selection=selection,
+            selection=chosen if self.checks else chosen.without_checks(),
             run_config=run_config,
             raise_on_error=False,
             tags={**tags, "testio/trigger": "cli-sync"},

@@ -57,6 +57,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     ) -> None:
         # Set first: the parent's constructor already connects.
         self._engines: OrderedDict[str, Engine] = OrderedDict()
+        self._tables: set[str] = set()
         super().__init__(base_dir or default_base_dir(), inst_data)
 
     @classmethod
@@ -107,11 +108,16 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         the `dagster dev` it starts (`cli.enable_event_batches`).
         """
         run_ids = {event.run_id for event in events}
-        if len(run_ids) != 1 or not all(
-            event.is_dagster_event and event.dagster_event_type in ASSET_EVENTS for event in events
-        ):
+        ours = [e for e in events if e.is_dagster_event and e.dagster_event_type in ASSET_EVENTS]
+        if len(run_ids) != 1 or not ours:
             super().store_event_batch(events)
             return
+        if len(ours) < len(events):
+            # Planned check evaluations come in the same batch (one per check, whatever the
+            # number of partitions): Dagster's own path stores those few.
+            planned_checks = {id(e) for e in events} - {id(e) for e in ours}
+            super().store_event_batch([e for e in events if id(e) in planned_checks])
+            events = ours
         statements = [self.prepare_insert_event(event) for event in events]
         with self.run_connection(run_ids.pop()) as conn:
             for statement in statements:
@@ -131,6 +137,17 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
                 asset_key = event.dagster_event.asset_key  # type: ignore[union-attr]
                 if not one_type or last_of_asset[asset_key] == index:
                     self._store_asset_event(conn, event, event_id)
+
+    def has_table(self, table_name: str) -> bool:
+        """Whether the index has `table_name`, asked once per table: Dagster asks before
+        every asset check evaluation it stores, on a connection of its own each time."""
+        if table_name not in self._tables:
+            # Dagster's own look-up, on a connection of its own: it is asked while the
+            # shared index connection may be in use by the caller.
+            if not super().has_table(table_name):
+                return False  # not cached: a migration may add it
+            self._tables.add(table_name)
+        return True
 
     def dispose(self) -> None:
         with self._db_lock:

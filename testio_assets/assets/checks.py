@@ -69,8 +69,13 @@ def evaluation(outcome: CheckOutcome) -> AssetCheckEvaluation:
         severity=AssetCheckSeverity.ERROR if check.severity == ERROR else AssetCheckSeverity.WARN,
         blocking=check.blocking,
         description=outcome.description,
-        metadata={key: _value(value) for key, value in outcome.metadata.items()},
+        metadata=_metadata(outcome),
     )
+
+
+def _metadata(outcome: CheckOutcome) -> dict[str, object]:
+    """The outcome's figures; empty id lists are left out (every event costs to store)."""
+    return {k: _value(v) for k, v in outcome.metadata.items() if v != []}
 
 
 def result(outcome: CheckOutcome) -> AssetCheckResult:
@@ -83,7 +88,7 @@ def result(outcome: CheckOutcome) -> AssetCheckResult:
         passed=outcome.passed,
         severity=AssetCheckSeverity.ERROR if check.severity == ERROR else AssetCheckSeverity.WARN,
         description=outcome.description,
-        metadata={key: _value(value) for key, value in outcome.metadata.items()},
+        metadata=_metadata(outcome),
     )
 
 
