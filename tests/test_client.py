@@ -226,3 +226,13 @@ def test_the_token_never_shows_in_repr_or_errors(simulator: SimulatorServer) -> 
     with pytest.raises(TokenRefusedError) as caught:
         run(client, lambda s: s.list_products())
     assert secret not in str(caught.value) and secret not in repr(caught.value)
+
+
+def test_the_strategies_work_on_their_own() -> None:
+    """Page splitting and bug batching are plain functions of their inputs."""
+    from testio_assets.api.bug_batches import batches
+    from testio_assets.api.test_pages import largest_proper_divisor
+
+    assert [largest_proper_divisor(n) for n in (25, 5, 7, 1, 12)] == [5, 1, 1, 1, 6]
+    assert batches(list(range(7)), 3) == [[0, 1, 2], [3, 4, 5], [6]]
+    assert batches([], 15) == []
