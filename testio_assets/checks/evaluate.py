@@ -34,29 +34,36 @@ def _ids_text(ids: Collection[int]) -> str:
 
 
 def completeness(
-    asset: str, product_id: int | None, kind: str, listing: Listing, stored: frozenset[int]
+    asset: str,
+    product_id: int | None,
+    kind: str,
+    listing: Listing,
+    stored: frozenset[int],
+    name: str = "complete_against_api",
+    held: str = "stored",
 ) -> CheckOutcome:
-    """Stored ids against the listing: equal after a full listing, a superset otherwise."""
+    """Stored ids against the listing: equal after a full listing, a superset otherwise.
+    (`held`: what the stored ids are, in the description.)"""
     missing = listing.ids - stored
     unexpected = stored - listing.ids if listing.full else frozenset()
     problems = []
     if missing:
         problems.append(
-            f"{len(missing)} of the {len(listing.ids)} {kind} the API listed are not stored: "
+            f"{len(missing)} of the {len(listing.ids)} {kind} the API listed are not {held}: "
             + _ids_text(missing)
         )
     if unexpected:
         problems.append(
-            f"{len(unexpected)} stored {kind} are no longer listed by the API: "
+            f"{len(unexpected)} {held} {kind} are no longer listed by the API: "
             + _ids_text(unexpected)
         )
     scope = "all" if listing.full else "the newest pages of"
     description = "; ".join(problems) or (
-        f"all {len(listing.ids)} {kind} the API listed ({scope} the listing) are stored"
+        f"all {len(listing.ids)} {kind} the API listed ({scope} the listing) are {held}"
     )
     return CheckOutcome(
         asset,
-        "complete_against_api",
+        name,
         product_id,
         not problems,
         description,
@@ -239,15 +246,9 @@ def catalogue_checks(
 ) -> list[CheckOutcome]:
     outcomes = []
     if "active_equal_api_listing" in wanted and listing is not None:
-        outcome = completeness(PRODUCTS, None, "products", listing, active)
         outcomes.append(
-            CheckOutcome(
-                PRODUCTS,
-                "active_equal_api_listing",
-                None,
-                outcome.passed,
-                outcome.description.replace("are stored", "are active"),
-                outcome.metadata,
+            completeness(
+                PRODUCTS, None, "products", listing, active, "active_equal_api_listing", "active"
             )
         )
     if "every_product_named" in wanted:

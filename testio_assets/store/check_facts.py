@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 import pyarrow as pa
@@ -35,7 +35,7 @@ class ProductFacts:
     product_known: bool = True
     is_sectioned: bool = False
     features_synced_at: datetime | None = None
-    users_differing: tuple[str, ...] = field(default=())  # users not what tests/bugs say
+    users_differing: tuple[str, ...] = ()  # users not what the tests and bugs derive
 
 
 def _ids_by_product(
