@@ -176,3 +176,14 @@ def test_a_tick_over_5000_partitions_is_fast(instance: DagsterInstance) -> None:
     )
     # Far below the 60 s sensor timeout; the figure itself is reported by the benchmark.
     assert max(timings) < 30
+
+
+def test_the_partition_tags_are_dagsters_own() -> None:
+    """Our literal run-tag names must be the ones Dagster reads (fails on a rename)."""
+    from dagster._core.storage import tags
+
+    from testio_assets.automation import partitions
+
+    assert partitions.PARTITION_TAG == tags.PARTITION_NAME_TAG
+    assert partitions.RANGE_START_TAG == tags.ASSET_PARTITION_RANGE_START_TAG
+    assert partitions.RANGE_END_TAG == tags.ASSET_PARTITION_RANGE_END_TAG

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from dagster import DagsterInstance, DynamicPartitionsDefinition
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
+
+# The run tags by which Dagster addresses partitions (documented run tags; Dagster exports
+# no public constant for them, and `tests/test_stale_features_sensor.py` checks these
+# against Dagster's own).
+PARTITION_TAG = "dagster/partition"
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 product_partitions = DynamicPartitionsDefinition(name="products")
 
@@ -58,4 +61,4 @@ def contiguous_ranges(ordered: Sequence[str], chosen: set[str]) -> list[tuple[st
 
 def range_tags(first: str, last: str) -> dict[str, str]:
     """Run tags for one run over the contiguous partitions `first`..`last`."""
-    return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
+    return {RANGE_START_TAG: first, RANGE_END_TAG: last}

@@ -18,15 +18,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, DagsterRunStatus, RunsFilter
-from dagster._core.events import DagsterEventType
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-    PARTITION_NAME_TAG,
+from dagster import (
+    AssetKey,
+    AssetRecordsFilter,
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRunStatus,
+    RunsFilter,
 )
 
 from testio_assets import names
+from testio_assets.automation.partitions import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG
 
 FEATURES = AssetKey(names.FEATURES)
 IN_FLIGHT = [
@@ -88,11 +90,11 @@ def partitions_in_flight(
         if run.asset_selection is not None and asset_key not in run.asset_selection:
             continue
         tags = run.tags
-        if PARTITION_NAME_TAG in tags:
-            busy.add(tags[PARTITION_NAME_TAG])
+        if PARTITION_TAG in tags:
+            busy.add(tags[PARTITION_TAG])
         start, end = (
-            tags.get(ASSET_PARTITION_RANGE_START_TAG),
-            tags.get(ASSET_PARTITION_RANGE_END_TAG),
+            tags.get(RANGE_START_TAG),
+            tags.get(RANGE_END_TAG),
         )
         if start in position and end in position:
             busy.update(ordered_keys[position[start] : position[end] + 1])
