@@ -66,11 +66,16 @@ def evaluation(outcome: CheckOutcome) -> AssetCheckEvaluation:
         check_name=outcome.name,
         passed=outcome.passed,
         partition=None if outcome.product_id is None else str(outcome.product_id),
-        severity=AssetCheckSeverity.ERROR if check.severity == ERROR else AssetCheckSeverity.WARN,
+        severity=_severity(outcome),
         blocking=check.blocking,
         description=outcome.description,
         metadata=_metadata(outcome),
     )
+
+
+def _severity(outcome: CheckOutcome) -> AssetCheckSeverity:
+    error = outcome.definition.severity == ERROR
+    return AssetCheckSeverity.ERROR if error else AssetCheckSeverity.WARN
 
 
 def _metadata(outcome: CheckOutcome) -> dict[str, object]:
@@ -81,12 +86,11 @@ def _metadata(outcome: CheckOutcome) -> dict[str, object]:
 def result(outcome: CheckOutcome) -> AssetCheckResult:
     """The check result of an unpartitioned asset's outcome (it also gates downstream steps
     of the same run, which a bare evaluation does not)."""
-    check = outcome.definition
     return AssetCheckResult(
         asset_key=AssetKey(outcome.asset),
         check_name=outcome.name,
         passed=outcome.passed,
-        severity=AssetCheckSeverity.ERROR if check.severity == ERROR else AssetCheckSeverity.WARN,
+        severity=_severity(outcome),
         description=outcome.description,
         metadata=_metadata(outcome),
     )

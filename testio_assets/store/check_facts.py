@@ -132,7 +132,6 @@ def features_facts(conn: DuckDBPyConnection, products: Sequence[int]) -> list[Pr
             orphans=tuple(sorted(set(orphans[pid]))[:LIMIT]),
             orphan_count=len(set(orphans[pid])),
             unsectioned=tuple(unsectioned[pid][:LIMIT]),
-            product_known=pid in known,
             is_sectioned=known.get(pid, (False, None))[0],
             features_synced_at=known.get(pid, (False, None))[1],
         )

@@ -14,11 +14,10 @@ import threading
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, Generic, TypeVar
 
-from testio_assets.sync.report import StepReport
+from testio_assets.sync.report import ReportCallback, StepReport
 
 ResultT = TypeVar("ResultT")
 Item = tuple[str, int, StepReport]
-ReportCallback = Callable[[str, int, StepReport], None]
 
 
 class BackgroundSync(Generic[ResultT]):

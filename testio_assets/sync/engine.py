@@ -26,12 +26,11 @@ from testio_assets.store.session import StoreSession, store_session
 from testio_assets.sync.bugs import sync_bugs
 from testio_assets.sync.check_only import check_stored
 from testio_assets.sync.features import sync_features
-from testio_assets.sync.report import PartitionOutcome, StepReport
+from testio_assets.sync.report import PartitionOutcome, ReportCallback, StepReport
 from testio_assets.sync.tests import sync_tests
 from testio_assets.sync.users import UserGroups, sync_users
 
 log = logging.getLogger("testio_assets.sync")
-ReportCallback = Callable[[str, int, StepReport], None]
 
 
 @dataclass(frozen=True)

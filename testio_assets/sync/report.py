@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from testio_assets.api.stats import RequestStats
@@ -57,3 +58,7 @@ class PartitionOutcome:
         """One line per failed (product, asset), by product."""
         ordered = sorted(self.failures.items(), key=lambda item: (item[0][1], item[0][0]))
         return [f"product {pid} {name}: {why}" for (name, pid), why in ordered]
+
+
+# Called as each (asset, product id, report) is stored.
+ReportCallback = Callable[[str, int, StepReport], None]
