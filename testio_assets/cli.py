@@ -1,4 +1,4 @@
-"""The `testio-assets` command: sync | demo | products | simulator | bench."""
+"""The `testio-assets` command: sync | features | users | demo | products | simulator | bench."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from dotenv import load_dotenv
 
@@ -81,7 +82,13 @@ def cmd_sync(args: argparse.Namespace) -> int:
     defs = build_definitions(settings)
     with DagsterInstance.get() as instance:
         try:
-            summary = run_sync(defs, instance, args.product or None, checks=not args.no_checks)
+            summary = run_sync(
+                defs,
+                instance,
+                args.product or None,
+                checks=not args.no_checks,
+                analytics=not args.no_analytics,
+            )
         except SyncError as exc:
             print(f"testio-assets sync: {exc}", file=sys.stderr)
             return 2
@@ -91,6 +98,62 @@ def cmd_sync(args: argparse.Namespace) -> int:
     print(f"  database     {settings.duckdb_path}")
     print(f"  history      {home} (open the Dagster UI to see it)")
     return 1 if summary.failure else 0
+
+
+def cmd_features(args: argparse.Namespace) -> int:
+    ensure_dagster_home()
+    from dagster import DagsterInstance
+
+    from testio_assets.definitions import build_definitions
+    from testio_assets.on_demand import (
+        RefreshFailed,
+        UnknownInput,
+        answer_features,
+        dagster_refresher,
+        render_features,
+    )
+
+    settings = load_settings()
+    defs = build_definitions(settings)
+    store = (defs.resources or {})["store"]
+    with DagsterInstance.get() as instance:
+        try:
+            answer = answer_features(
+                store,
+                settings,
+                args.product,
+                args.section,
+                args.force_refresh,
+                dagster_refresher(defs, instance),
+            )
+        except UnknownInput as exc:
+            print(f"testio-assets features: {exc}", file=sys.stderr)
+            return 2
+        except RefreshFailed as exc:
+            print(
+                f"testio-assets features: refresh failed, nothing changed: {exc}", file=sys.stderr
+            )
+            return 1
+    print(answer.to_json() if args.json else render_features(answer))
+    return 0
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    from testio_assets.on_demand import UnknownInput, answer_users, render_users, users_json
+    from testio_assets.store.database import DuckDBStore
+
+    store = DuckDBStore(path=load_settings().duckdb_path)
+    try:
+        users = answer_users(store, args.product, args.role)
+    except UnknownInput as exc:
+        print(f"testio-assets users: {exc}", file=sys.stderr)
+        return 2
+    print(
+        users_json(args.product, args.role, users)
+        if args.json
+        else render_users(args.product, users)
+    )
+    return 0
 
 
 def render_timings() -> str:
@@ -114,7 +177,9 @@ def render_timings() -> str:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Sync the demo data, then start the Dagster UI and daemon on 127.0.0.1."""
-    status = cmd_sync(argparse.Namespace(product=[], timings=False, no_checks=False))
+    status = cmd_sync(
+        argparse.Namespace(product=[], timings=False, no_checks=False, no_analytics=False)
+    )
     if status != 0 and not args.ui_anyway:
         return status
     ensure_dagster_home()
@@ -161,6 +226,27 @@ def enable_event_batches() -> None:
     os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", "1000")
 
 
+def _add_on_demand_commands(sub: Any) -> None:
+    """`features` and `users`: answers about one product from DuckDB."""
+    features = sub.add_parser(
+        "features",
+        help="a product's features from DuckDB, refreshed first when older than the TTL",
+    )
+    features.add_argument("--product", type=int, required=True, metavar="ID")
+    features.add_argument("--section", type=int, metavar="ID", help="only this section's")
+    features.add_argument(
+        "--force-refresh", action="store_true", help="re-read the API even when fresh"
+    )
+    features.add_argument("--json", action="store_true", help="JSON for scripts")
+    features.set_defaults(func=cmd_features)
+
+    users = sub.add_parser("users", help="a product's testers and customer users, from DuckDB")
+    users.add_argument("--product", type=int, required=True, metavar="ID")
+    users.add_argument("--role", choices=["tester", "customer"], help="only this role")
+    users.add_argument("--json", action="store_true", help="JSON for scripts")
+    users.set_defaults(func=cmd_users)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="testio-assets", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -193,7 +279,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not evaluate the asset checks in these runs (they can run later from the UI)",
     )
+    sync.add_argument(
+        "--no-analytics",
+        action="store_true",
+        help="do not rebuild the analytics tables of the synced products",
+    )
     sync.set_defaults(func=cmd_sync)
+
+    _add_on_demand_commands(sub)
 
     demo = sub.add_parser("demo", help="sync the demo data and start the Dagster UI")
     demo.add_argument("--host", default="127.0.0.1")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dagster import Definitions
 
+from testio_assets.assets.analytics import build_analytics_asset, build_analytics_sensor
 from testio_assets.assets.product_data import build_product_data_asset
 from testio_assets.assets.products import products
 from testio_assets.automation.schedules import build_refresh_schedule
@@ -13,20 +14,35 @@ from testio_assets.automation.sensors import (
 )
 from testio_assets.resources import build_resources
 from testio_assets.settings import Settings, load_settings
+from testio_assets.store.analytics import HealthThresholds
 
 
 def build_definitions(settings: Settings | None = None) -> Definitions:
     settings = settings or load_settings()
     return Definitions(
-        assets=[products, build_product_data_asset(settings.feature_ttl_seconds)],
+        assets=[
+            products,
+            build_product_data_asset(settings.feature_ttl_seconds),
+            build_analytics_asset(health_thresholds(settings)),
+        ],
         sensors=[
             build_stale_features_sensor(
                 settings.feature_ttl_seconds, settings.sensor_max_partitions
             ),
             build_product_discovery_sensor(),
+            build_analytics_sensor(),
         ],
         schedules=[build_refresh_schedule(settings.refresh_cron)],
         resources=build_resources(settings),
+    )
+
+
+def health_thresholds(settings: Settings) -> HealthThresholds:
+    return HealthThresholds(
+        rejection_warning=settings.health_rejection_warning,
+        rejection_critical=settings.health_rejection_critical,
+        auto_warning=settings.health_auto_accept_warning,
+        auto_critical=settings.health_auto_accept_critical,
     )
 
 

@@ -26,7 +26,8 @@ from testio_assets.automation.partitions import (
     range_tags,
     sync_partitions,
 )
-from testio_assets.names import PER_PRODUCT, PRODUCTS
+from testio_assets.names import ANALYTICS, FEATURES, PER_PRODUCT, PRODUCTS
+from testio_assets.store.analytics import analytics_counts
 from testio_assets.store.database import DuckDBStore, lock_waits
 from testio_assets.store.queries import active_product_ids, table_counts
 
@@ -59,7 +60,7 @@ class SyncSummary:
             f"{len(self.products)} product(s) in {self.seconds:.1f} s "
             f"with {self.requests} API request(s)"
         ]
-        lines += [f"  {table:<13}{count:>10,} rows" for table, count in self.rows.items()]
+        lines += [f"  {table:<32}{count:>10,} rows" for table, count in self.rows.items()]
         if self.lock_waits:
             lines.append(
                 f"  waited {self.lock_waits} time(s), {self.lock_wait_seconds:.1f} s in "
@@ -76,9 +77,11 @@ def run_sync(
     product_ids: Sequence[int] | None = None,
     assets: Sequence[str] = PER_PRODUCT,
     checks: bool = True,
+    analytics: bool = True,
 ) -> SyncSummary:
     """Refresh the catalogue, register partitions, then materialize `assets` per product,
-    evaluating their checks in the same runs (unless `checks` is False).
+    evaluating their checks in the same runs (unless `checks` is False), then (unless
+    `analytics` is False) the analytics of every product that synced.
 
     Raises:
         SyncError: a requested product is not an active product.
@@ -118,13 +121,54 @@ def run_sync(
             failures.append(text or f"run {result.run_id} failed")
             in_range = ordered[ordered.index(first) : ordered.index(last) + 1]
             summary.failed_products += failed or sorted(int(k) for k in in_range if k in chosen)
+    if analytics:
+        synced = chosen - {str(pid) for pid in summary.failed_products}
+        failures += _analytics(runner, ordered, synced, summary)
     if failures:
         summary.failure = "\n".join(failures)
         summary.failed_products = sorted(set(summary.failed_products))
-    summary.rows = store.read(table_counts)
+    summary.rows = store.read(table_counts) | store.read(analytics_counts)
     summary.lock_waits, summary.lock_wait_seconds = lock_waits.count, lock_waits.seconds
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def refresh_features(defs: Definitions, instance: DagsterInstance, product_id: int) -> int:
+    """Materialize one product's `features` partition (always from the API), with its
+    checks; returns the API requests it made.
+
+    Raises:
+        SyncError: the run failed (the message says why).
+    """
+    resources = defs.resources or {}
+    runner = _Runner(list(defs.assets or []), instance, resources, checks=True)
+    key = str(product_id)
+    if not instance.has_dynamic_partition(product_partitions.name, key):
+        instance.add_dynamic_partitions(product_partitions.name, [key])
+    config = {"ops": {"product_data": {"config": {"skip_fresh_features": False}}}}
+    result = runner.materialize(
+        [FEATURES], {**config, "loggers": CONSOLE_INFO}, range_tags(key, key)
+    )
+    if not result.success:
+        text, _ = _failure(result)
+        raise SyncError(text or f"run {result.run_id} failed")
+    return _requests(result)
+
+
+def _analytics(
+    runner: _Runner, ordered: Sequence[str], synced: set[str], summary: SyncSummary
+) -> list[str]:
+    """Materialize the analytics of the `synced` partitions; the failures' messages."""
+    failures = []
+    for first, last in contiguous_ranges(ordered, synced):
+        result = runner.materialize(
+            list(ANALYTICS), {"loggers": CONSOLE_INFO}, range_tags(first, last)
+        )
+        summary.run_ids.append(result.run_id)
+        if not result.success:
+            text, _ = _failure(result)
+            failures.append(f"analytics: {text or f'run {result.run_id} failed'}")
+    return failures
 
 
 @dataclass(frozen=True)

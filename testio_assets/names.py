@@ -12,3 +12,11 @@ USERS = "users"
 # Per product, each needs the one before it; `features` runs beside them.
 CHAIN = (TESTS, BUGS, USERS)
 PER_PRODUCT = (*CHAIN, FEATURES)
+
+# Analytics on top of the per-product tables (schema `analytics` in DuckDB).
+FEATURE_QUALITY = "feature_quality"
+TESTER_ACTIVITY = "tester_activity"
+QUALITY_BY_MONTH = "quality_by_month"
+PRODUCT_QUALITY_SUMMARY = "product_quality_summary"
+ANALYTICS = (FEATURE_QUALITY, TESTER_ACTIVITY, QUALITY_BY_MONTH, PRODUCT_QUALITY_SUMMARY)
+ANALYTICS_GROUP = "analytics"

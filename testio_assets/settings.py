@@ -47,6 +47,20 @@ class Settings(BaseModel):
     sensor_max_partitions: int = Field(
         default=50, ge=1, le=100_000, alias="TESTIO_SENSOR_MAX_PARTITIONS"
     )
+    # A product's health (analytics.product_quality_summary): warning or critical once a
+    # rate reaches its threshold. Rates are fractions (0.2 = 20 %).
+    health_rejection_warning: float = Field(
+        default=0.20, ge=0.0, le=1.0, alias="TESTIO_HEALTH_REJECTION_WARNING"
+    )
+    health_rejection_critical: float = Field(
+        default=0.35, ge=0.0, le=1.0, alias="TESTIO_HEALTH_REJECTION_CRITICAL"
+    )
+    health_auto_accept_warning: float = Field(
+        default=0.20, ge=0.0, le=1.0, alias="TESTIO_HEALTH_AUTO_ACCEPT_WARNING"
+    )
+    health_auto_accept_critical: float = Field(
+        default=0.40, ge=0.0, le=1.0, alias="TESTIO_HEALTH_AUTO_ACCEPT_CRITICAL"
+    )
 
     @property
     def uses_simulator(self) -> bool:
@@ -124,6 +138,8 @@ def _explain(error: Mapping[str, Any], given: Mapping[str, str]) -> str:
         return f"{name}={int(raw)} is out of range: use {low}..{high}"
     if kind == "greater_than_equal":
         return f"{name}={float(raw)} is too small: use at least {context['ge']}"
+    if kind == "less_than_equal":
+        return f"{name}={float(raw)} is too large: use at most {context['le']}"
     if kind == "value_error":
         return f"{name}={raw!r} {context['error']}"
     return f"{name}={raw!r}: {error['msg']}"

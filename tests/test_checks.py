@@ -18,6 +18,7 @@ from dagster import AssetSelection, DagsterEventType, DagsterInstance, Definitio
 from testio_assets.automation.partitions import range_tags
 from testio_assets.checks.definitions import CHECKS
 from testio_assets.checks.evaluate import features_checks
+from testio_assets.names import ANALYTICS
 from testio_assets.simulator.server import SimulatorServer
 from testio_assets.store.check_facts import ProductFacts
 from tests.pipeline_helpers import pipeline_for, query, sync
@@ -255,7 +256,8 @@ def test_row_counts_are_per_partition_and_per_table(
                 assert meta["dagster/row_count"] >= meta["dagster/partition_row_count"]
     for table, counts in table_rows.items():
         # The table's total as each write left it: the last one is the whole table.
-        assert max(counts) == query(db, f"SELECT count(*) FROM {table}")[0][0], table
+        name = f"analytics.{table}" if table in ANALYTICS else table
+        assert max(counts) == query(db, f"SELECT count(*) FROM {name}")[0][0], table
     for product in simulator.account.active_products():
         assert partition_rows[("tests", str(product.id))] == len(product.tests)
         stored = query(db, "SELECT count(*) FROM bugs WHERE product_id = ?", [product.id])[0][0]

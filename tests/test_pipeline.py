@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey, DagsterInstance
 
+from testio_assets.names import ANALYTICS
 from testio_assets.simulator.faults import Fault
 from testio_assets.simulator.server import SimulatorServer
 from testio_assets.store.database import DuckDBStore
@@ -150,9 +151,11 @@ def test_a_second_sync_without_changes_counts_no_change_in_any_asset(
             seen[name] = seen.get(name, 0) + 1
             changes = (meta["rows_created"], meta["rows_updated"], meta["rows_removed"])
             assert changes == (0, 0, 0), (name, materialization.partition, meta)
-    # products, tests, bugs and users for every product (features are fresh: no event).
+    # products, tests, bugs and users for every product (features are fresh: no event),
+    # and the analytics of every product.
     products = len(simulator.account.active_products())
-    assert seen == {"products": 1, "tests": products, "bugs": products, "users": products}
+    per_product = {name: products for name in ("tests", "bugs", "users", *ANALYTICS)}
+    assert seen == {"products": 1, **per_product}
 
 
 def test_changes_upstream_are_reflected_and_nothing_else_is_touched(

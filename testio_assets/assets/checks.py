@@ -17,6 +17,7 @@ from dagster import (
     PreviewWarning,
 )
 
+from testio_assets.assets.check_targets import CheckTarget
 from testio_assets.checks.definitions import ERROR, CheckOutcome, checks_of
 
 
@@ -58,10 +59,12 @@ def wanted_checks(selected: Iterable[AssetCheckKey]) -> dict[str, frozenset[str]
     return {asset: frozenset(names) for asset, names in wanted.items()}
 
 
-def evaluation(outcome: CheckOutcome) -> AssetCheckEvaluation:
-    """The Dagster evaluation of one outcome (per partition for per-product checks)."""
+def evaluation(outcome: CheckOutcome, target: CheckTarget | None) -> AssetCheckEvaluation:
+    """The Dagster evaluation of one outcome (per partition for per-product checks), of the
+    materialization `target` (`check_targets.py`)."""
     check = outcome.definition
     return AssetCheckEvaluation(
+        target_materialization_data=target,
         asset_key=AssetKey(outcome.asset),
         check_name=outcome.name,
         passed=outcome.passed,

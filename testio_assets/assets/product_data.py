@@ -29,6 +29,7 @@ from pydantic import Field
 
 from testio_assets.api.client import TestIOClient
 from testio_assets.api.errors import TokenRefusedError
+from testio_assets.assets.check_targets import latest_materialization
 from testio_assets.assets.checks import check_specs, evaluation, wanted_checks
 from testio_assets.assets.descriptions import DESCRIPTIONS
 from testio_assets.assets.metadata import (
@@ -147,7 +148,9 @@ def _sync_step(
                 yield AssetMaterialization(
                     asset_key=AssetKey(name), partition=str(pid), metadata=report_metadata(report)
                 )
-            yield from (evaluation(outcome) for outcome in report.checks)
+            if report.checks:
+                target = latest_materialization(context.instance, name, str(pid))
+                yield from (evaluation(outcome, target) for outcome in report.checks)
     try:
         outcome = sync.result()
     except TokenRefusedError as refused:

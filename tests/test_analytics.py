@@ -1,0 +1,256 @@
+"""The analytics tables equal the same figures computed here, in Python, from the raw
+tables; they follow upstream changes through declarative automation; health follows its
+thresholds."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from dagster import AssetKey, AssetSelection, DagsterInstance, evaluate_automation_conditions
+
+from testio_assets.headless_sync import run_sync
+from testio_assets.names import ANALYTICS, BUGS
+from testio_assets.simulator.server import SimulatorServer
+from testio_assets.store.analytics import HealthThresholds, refresh
+from tests.pipeline_helpers import pipeline_for, query, sync
+
+WEIGHTS = {"critical": 5, "high": 3, "low": 1, "visual": 1, "content": 1}
+NOT_EXECUTED = {"initialized", "cancelled"}
+
+
+def rows(db: Path, sql: str) -> list[dict[str, Any]]:
+    with duckdb.connect(str(db), read_only=True) as conn:
+        cursor = conn.execute(sql)
+        names = [c[0] for c in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def ratio(num: int, den: int) -> float | None:
+    return None if den == 0 else num / den
+
+
+def bug_measures(bugs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Counts and rates of a group of bugs, written independently of the SQL."""
+    active = sum(1 for b in bugs if b["status"] == "accepted" and not b["auto_accepted"])
+    auto = sum(1 for b in bugs if b["status"] == "accepted" and b["auto_accepted"])
+    rejected = sum(1 for b in bugs if b["status"] == "rejected")
+    severities = Counter(b["severity"] for b in bugs)
+    return {
+        "bugs": len(bugs),
+        "bugs_critical": severities["critical"],
+        "bugs_high": severities["high"],
+        "bugs_accepted": active,
+        "bugs_auto_accepted": auto,
+        "bugs_rejected": rejected,
+        "bugs_awaiting_review": len(bugs) - active - auto - rejected,
+        "severity_score": sum(WEIGHTS.get(b["severity"], 0) for b in bugs),
+        "overall_acceptance_rate": ratio(active + auto, len(bugs)),
+        "rejection_rate": ratio(rejected, len(bugs)),
+    }
+
+
+def rates(bugs: list[dict[str, Any]]) -> dict[str, Any]:
+    m = bug_measures(bugs)
+    accepted = m["bugs_accepted"] + m["bugs_auto_accepted"]
+    return {
+        **m,
+        "active_acceptance_rate": ratio(m["bugs_accepted"], len(bugs)),
+        "auto_acceptance_rate": ratio(m["bugs_auto_accepted"], accepted),
+        "review_rate": ratio(m["bugs_accepted"] + m["bugs_rejected"], len(bugs)),
+    }
+
+
+def same(expected: dict[str, Any], actual: dict[str, Any], where: str) -> None:
+    for key, value in expected.items():
+        got = actual[key]
+        if isinstance(value, float) or isinstance(got, float):
+            assert got == pytest.approx(value), f"{where}: {key}"
+        else:
+            assert got == value, f"{where}: {key}"
+
+
+@pytest.fixture
+def synced_db(simulator: SimulatorServer, db: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    defs = pipeline_for(simulator, db, monkeypatch)
+    with DagsterInstance.ephemeral() as instance:
+        summary = sync(defs, instance)
+    assert summary.failure is None
+    return db
+
+
+def test_product_summary_equals_figures_computed_from_the_raw_tables(synced_db: Path) -> None:
+    db = synced_db
+    bugs = rows(db, "SELECT * FROM bugs")
+    tests = rows(db, "SELECT * FROM tests")
+    features = rows(db, "SELECT * FROM features")
+    summary = {
+        r["product_id"]: r for r in rows(db, "SELECT * FROM analytics.product_quality_summary")
+    }
+    assert set(summary) == {r[0] for r in query(db, "SELECT id FROM products WHERE is_active")}
+    for pid, actual in summary.items():
+        mine = [t for t in tests if t["product_id"] == pid]
+        executed = [t for t in mine if t["status"] not in NOT_EXECUTED]
+        product_bugs = [b for b in bugs if b["product_id"] == pid]
+        tested = {f for t in mine for f in t["feature_ids"] or []}
+        product_features = [f for f in features if f["product_id"] == pid]
+        expected = {
+            **rates(product_bugs),
+            "tests": len(mine),
+            "tests_executed": len(executed),
+            "tests_open": sum(1 for t in mine if not t["is_final"]),
+            "tests_by_status": dict(Counter(t["status"] for t in mine)),
+            "tests_created_by_customers": sum(1 for t in mine if t["created_by"]),
+            "tests_submitted_by_customers": sum(1 for t in mine if t["submitted_by"]),
+            "bugs_per_test": ratio(len(product_bugs), len(executed)),
+            "active_testers": len({b["author_name"] for b in product_bugs if b["author_name"]}),
+            "features": len(product_features),
+            "features_tested": sum(1 for f in product_features if f["id"] in tested),
+            "features_never_tested": sum(1 for f in product_features if f["id"] not in tested),
+        }
+        same(expected, actual, f"product {pid}")
+
+
+def test_feature_and_tester_tables_equal_figures_computed_from_the_raw_tables(
+    synced_db: Path,
+) -> None:
+    db = synced_db
+    bugs = rows(db, "SELECT * FROM bugs")
+    tests = rows(db, "SELECT * FROM tests")
+    by_feature = defaultdict(list)
+    for bug in bugs:
+        by_feature[bug["feature_id"]].append(bug)
+    feature_rows = rows(db, "SELECT * FROM analytics.feature_quality")
+    assert len(feature_rows) == query(db, "SELECT count(*) FROM features")[0][0]
+    for actual in feature_rows:
+        fid = actual["feature_id"]
+        covering = [t for t in tests if fid in (t["feature_ids"] or [])]
+        expected = {
+            **bug_measures(by_feature[fid]),
+            "tests": len(covering),
+            "never_tested": not covering,
+            "bugs_per_test": ratio(len(by_feature[fid]), len(covering)),
+        }
+        same(expected, actual, f"feature {fid}")
+
+    testers = rows(db, "SELECT * FROM users WHERE role = 'tester'")
+    activity = {
+        (r["product_id"], r["tester"]): r
+        for r in rows(db, "SELECT * FROM analytics.tester_activity")
+    }
+    assert set(activity) == {(u["product_id"], u["name"]) for u in testers}
+    for user in testers:
+        key = (user["product_id"], user["name"])
+        theirs = [b for b in bugs if (b["product_id"], b["author_name"]) == key]
+        expected = {
+            **bug_measures(theirs),
+            "reproductions": user["reproductions"],
+            "comments": user["comments_written"],
+        }
+        del expected["bugs"], expected["bugs_high"]
+        expected["bugs_reported"] = len(theirs)
+        same(expected, activity[key], f"tester {key}")
+
+
+def test_quality_by_month_slices_by_month_and_testing_type(synced_db: Path) -> None:
+    db = synced_db
+    tests = {t["id"]: t for t in rows(db, "SELECT * FROM tests")}
+    bugs = rows(db, "SELECT * FROM bugs")
+
+    def month_of(test: dict[str, Any]) -> Any:
+        when = test["end_at"] or test["start_at"]
+        return when.date().replace(day=1) if when else None
+
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
+    test_groups: Counter[tuple[Any, ...]] = Counter()
+    for test in tests.values():
+        test_groups[(test["product_id"], month_of(test), test["testing_type"] or "unknown")] += 1
+    for bug in bugs:
+        test = tests[bug["test_id"]]
+        groups[(bug["product_id"], month_of(test), test["testing_type"] or "unknown")].append(bug)
+    table = {
+        (r["product_id"], r["month"], r["testing_type"]): r
+        for r in rows(db, "SELECT * FROM analytics.quality_by_month")
+    }
+    assert set(table) == set(test_groups) | set(groups)
+    for key, actual in table.items():
+        same({**rates(groups[key]), "tests": test_groups[key]}, actual, f"month {key}")
+
+
+def test_health_follows_the_thresholds(synced_db: Path) -> None:
+    db = synced_db
+    summary = rows(db, "SELECT * FROM analytics.product_quality_summary")
+    strict = HealthThresholds(0.0, 0.0, 0.0, 0.0)  # any rejected bug is critical
+    lenient = HealthThresholds(1.0, 1.0, 1.0, 1.0)  # only a rate of 100 % counts
+    ids = [r["product_id"] for r in summary]
+    with duckdb.connect(str(db)) as conn:
+        refresh(conn, "product_quality_summary", ids, strict)
+        critical = conn.execute(
+            "SELECT product_id, health, health_reasons FROM analytics.product_quality_summary"
+        ).fetchall()
+        refresh(conn, "product_quality_summary", ids, lenient)
+        healthy = conn.execute(
+            "SELECT product_id, health FROM analytics.product_quality_summary"
+        ).fetchall()
+    rejected = {r["product_id"]: r["rejection_rate"] for r in summary}
+    for pid, health, reasons in critical:
+        assert health == ("critical" if rejected[pid] is not None else "healthy"), pid
+        assert (health == "critical") == any(r.startswith("critical: rejection") for r in reasons)
+    assert {h for _, h in healthy} <= {"healthy", "critical"}
+    assert all(h == "healthy" for pid, h in healthy if (rejected[pid] or 0) < 1.0)
+
+
+def test_an_older_table_shape_is_rebuilt_for_every_product(synced_db: Path) -> None:
+    db = synced_db
+    before = query(db, "SELECT * FROM analytics.feature_quality ORDER BY feature_id")
+    one = before[0][0]
+    with duckdb.connect(str(db)) as conn:
+        conn.execute("ALTER TABLE analytics.feature_quality DROP COLUMN never_tested")
+        counts = refresh(conn, "feature_quality", [one], HealthThresholds())
+    assert query(db, "SELECT * FROM analytics.feature_quality ORDER BY feature_id") == before
+    assert counts[one].updated == 0 and counts[one].rows > 0
+
+
+def test_analytics_follow_their_upstream_partitions(
+    simulator: SimulatorServer, db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Automation, evaluated as the daemon would (without waiting for it): missing
+    analytics are requested, then nothing, then exactly the partition whose data changed."""
+    defs = pipeline_for(simulator, db, monkeypatch)
+    analytics = AssetSelection.assets(*ANALYTICS)
+    with DagsterInstance.ephemeral() as instance:
+        assert sync(defs, instance).failure is None  # materializes analytics too
+        first = evaluate_automation_conditions(defs, instance, analytics)
+        assert first.total_requested == 0  # nothing is missing or behind
+        product = simulator.account.active_products()[0].id
+        simulator.advance(3)
+        assert run_sync(defs, instance, [product], analytics=False).failure is None
+        second = evaluate_automation_conditions(defs, instance, analytics, cursor=first.cursor)
+        requested = {
+            (key.path[-1], partition)
+            for key in map(AssetKey, ANALYTICS)
+            for partition in second.get_requested_partitions(key)
+        }
+        assert requested == {(name, str(product)) for name in ANALYTICS}
+        third = evaluate_automation_conditions(defs, instance, analytics, cursor=second.cursor)
+        assert third.total_requested == 0
+
+
+def test_a_failed_blocking_check_holds_the_partitions_analytics_back(
+    simulator: SimulatorServer, db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    defs = pipeline_for(simulator, db, monkeypatch)
+    analytics = AssetSelection.assets(*ANALYTICS)
+    with DagsterInstance.ephemeral() as instance:
+        assert sync(defs, instance).failure is None
+        first = evaluate_automation_conditions(defs, instance, analytics)
+        product, test_id = query(db, "SELECT product_id, test_id FROM bugs LIMIT 1")[0]
+        with duckdb.connect(str(db)) as conn:  # a bug's test deleted by hand
+            conn.execute("DELETE FROM tests WHERE id = ?", [test_id])
+        summary = run_sync(defs, instance, [product], assets=[BUGS], analytics=False)
+        assert summary.failure is not None and "bugs_have_a_test" in summary.failure
+        second = evaluate_automation_conditions(defs, instance, analytics, cursor=first.cursor)
+        assert second.total_requested == 0
