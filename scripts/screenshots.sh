@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Screenshots of the Dagster UI for the docs (docs/images/), from a fresh demo sync.
-# Not part of CI. Needs Debian's `chromium` (apt-get install chromium).
+# Not part of CI. Needs Debian's `chromium` (apt-get install chromium); installs Playwright
+# into .venv to click open the Markdown preview (scripts/ui_shot.py).
 #
 #   ./scripts/screenshots.sh            # writes docs/images/*.png
 #
@@ -36,4 +37,11 @@ shot() {  # shot NAME PATH: a 1600x1000 screenshot of the UI page PATH
 }
 shot tests-checks "/assets/tests?view=checks"
 shot features-checks "/assets/features?view=checks"
+.venv/bin/python -c 'import playwright' 2>/dev/null || .venv/bin/pip install --quiet playwright
+preview() {  # preview NAME PATH: PATH with its "[Show Markdown]" preview opened
+    .venv/bin/python scripts/ui_shot.py "http://127.0.0.1:$port$2" "docs/images/$1.png" "[Show Markdown]"
+    echo "docs/images/$1.png"
+}
+preview analytics-preview "/assets/product_quality_summary?view=partitions&partition=1002"
+preview feature-quality-preview "/assets/feature_quality?view=partitions&partition=1001"
 for page in "$@"; do shot "$(echo "$page" | tr '/?=&' '____')" "$page"; done

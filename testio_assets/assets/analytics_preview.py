@@ -45,9 +45,11 @@ SHOWN = {
         "active_testers", "overall_acceptance_rate", "rejection_rate", "review_rate",
     ],
     PRODUCT_QUALITY_SUMMARY: [
-        "product", "health", "tests", "tests_open", "bugs", "bugs_per_test", "severity_score",
-        "overall_acceptance_rate", "auto_acceptance_rate", "rejection_rate",
-        "features_never_tested",
+        "product", "health", "health_reasons", "tests", "tests_executed", "tests_open",
+        "last_test_at", "bugs", "bugs_critical", "bugs_high", "bugs_per_test",
+        "severity_score", "active_testers", "overall_acceptance_rate",
+        "active_acceptance_rate", "auto_acceptance_rate", "rejection_rate", "review_rate",
+        "features", "features_never_tested",
     ],
 }  # fmt: skip
 
@@ -62,9 +64,25 @@ def preview(table: str, rows: pd.DataFrame) -> str:
     for column in shown.columns:
         if str(shown[column].dtype).startswith("datetime"):
             shown[column] = shown[column].dt.strftime("%Y-%m-%d")
+    shown = shown.astype(object).where(shown.notna(), None)  # NaN and NaT print as "-"
     more = len(rows) - len(shown)
+    if table == PRODUCT_QUALITY_SUMMARY:  # one row: as measure | value, readable at a glance
+        pairs = shown.iloc[0].map(_cell).reset_index()
+        return pairs.to_markdown(index=False, headers=["measure", "value"])
     text = shown.to_markdown(index=False, floatfmt=".3g", missingval="-")
     return text + (f"\n\n... and {more} more row(s) in `analytics.{table}`" if more > 0 else "")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, list | tuple):
+        return "; ".join(map(str, value)) or "-"
+    if hasattr(value, "tolist"):  # a NumPy array (a DuckDB list)
+        return _cell(value.tolist())
+    if isinstance(value, float):
+        return "-" if math.isnan(value) else f"{value:.3g}"
+    return str(value)
 
 
 def partition_metadata(
@@ -103,5 +121,5 @@ def _figures(table: str, rows: pd.DataFrame) -> dict[str, Any]:
         "health": str(row["health"]),
     }
     if not math.isnan(row["rejection_rate"]):  # NULL (no bugs) is left out, not plotted as 0
-        figures["rejection_rate"] = MetadataValue.float(float(row["rejection_rate"]))
+        figures["rejection_rate"] = MetadataValue.float(round(float(row["rejection_rate"]), 4))
     return figures
