@@ -26,7 +26,7 @@ from dagster import (
     multi_asset,
 )
 
-from testio_assets.assets.analytics_preview import partition_metadata
+from testio_assets.assets.analytics_preview import metadata_by_product
 from testio_assets.assets.analytics_text import DESCRIPTIONS
 from testio_assets.assets.metadata import OWNERS
 from testio_assets.automation.partitions import product_partitions
@@ -93,12 +93,10 @@ def build_analytics_asset(health: HealthThresholds) -> AssetsDefinition:
         summary = []
         for table in tables:
             counts = store.write(refresh, table, product_ids, health)
-            frame = store.read(rows_of, table, product_ids)
+            metadata = metadata_by_product(table, store.read(rows_of, table, product_ids), counts)
             for pid in product_ids:
                 yield AssetMaterialization(
-                    asset_key=table,
-                    partition=str(pid),
-                    metadata=partition_metadata(table, frame, pid, counts[pid]),
+                    asset_key=table, partition=str(pid), metadata=metadata[pid]
                 )
             changed = [sum(getattr(c, k) for c in counts.values()) for k in _KINDS]
             summary.append(

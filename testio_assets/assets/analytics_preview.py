@@ -4,6 +4,7 @@ rows (pandas) and a few numbers the UI plots over time."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from dagster import MetadataValue
@@ -54,22 +55,51 @@ SHOWN = {
 }  # fmt: skip
 
 
-def preview(table: str, rows: pd.DataFrame) -> str:
-    """The top rows of one product as a Markdown table."""
+def metadata_by_product(
+    table: str, frame: pd.DataFrame, counts: Mapping[int, WriteCounts]
+) -> dict[int, dict[str, Any]]:
+    """Each product's materialization metadata: counts, a preview, figures. Computed for
+    all products at once (sorting and formatting per product cost 14 ms each)."""
+    tops = {int(pid): rows for pid, rows in _top_rows(table, frame).groupby("product_id")}
+    figures = _figures(table, frame)
+    metadata = {}
+    for pid, count in counts.items():
+        top = tops.get(pid)
+        text = "(no rows)" if top is None else _markdown(table, top, count.rows)
+        metadata[pid] = {
+            "dagster/partition_row_count": count.rows,
+            "dagster/row_count": count.table_rows,
+            "rows_created": count.created,
+            "rows_updated": count.updated,
+            "rows_removed": count.removed,
+            "preview": MetadataValue.md(text),
+            **figures.get(pid, {}),
+        }
+    return metadata
+
+
+def _top_rows(table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Each product's first PREVIEW_ROWS rows by TOP_BY, formatted for printing."""
     order = TOP_BY[table]
-    top = rows.sort_values(order, ascending=[c in ASCENDING for c in order])
+    ascending = [c in ASCENDING for c in order]
     if table == QUALITY_BY_MONTH:
-        top = top.sort_values(["month", "testing_type"], ascending=[False, True])
-    shown = top[SHOWN[table]].head(PREVIEW_ROWS).copy()
-    for column in shown.columns:
-        if str(shown[column].dtype).startswith("datetime"):
-            shown[column] = shown[column].dt.strftime("%Y-%m-%d")
-    shown = shown.astype(object).where(shown.notna(), None)  # NaN and NaT print as "-"
-    more = len(rows) - len(shown)
+        ascending = [False, True]  # the latest month first
+    ranked = frame.sort_values(["product_id", *order], ascending=[True, *ascending])
+    top = ranked.groupby("product_id", sort=False).head(PREVIEW_ROWS)
+    top = top[["product_id", *SHOWN[table]]].copy()
+    for column in top.columns:
+        if str(top[column].dtype).startswith("datetime"):
+            top[column] = top[column].dt.strftime("%Y-%m-%d")
+    return top.astype(object).where(top.notna(), None)  # NaN and NaT print as "-"
+
+
+def _markdown(table: str, top: pd.DataFrame, total: int) -> str:
+    shown = top.drop(columns="product_id")
     if table == PRODUCT_QUALITY_SUMMARY:  # one row: as measure | value, readable at a glance
         pairs = shown.iloc[0].map(_cell).reset_index()
         return pairs.to_markdown(index=False, headers=["measure", "value"])
     text = shown.to_markdown(index=False, floatfmt=".3g", missingval="-")
+    more = total - len(shown)
     return text + (f"\n\n... and {more} more row(s) in `analytics.{table}`" if more > 0 else "")
 
 
@@ -85,36 +115,24 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def partition_metadata(
-    table: str, frame: pd.DataFrame, product_id: int, counts: WriteCounts
-) -> dict[str, Any]:
-    rows = frame[frame["product_id"] == product_id]
-    meta: dict[str, Any] = {
-        "dagster/partition_row_count": counts.rows,
-        "dagster/row_count": counts.table_rows,
-        "rows_created": counts.created,
-        "rows_updated": counts.updated,
-        "rows_removed": counts.removed,
-        "preview": MetadataValue.md(preview(table, rows) if len(rows) else "(no rows)"),
-    }
-    meta.update(_figures(table, rows))
-    return meta
-
-
-def _figures(table: str, rows: pd.DataFrame) -> dict[str, Any]:
-    """Numbers worth a plot over time, per table."""
+def _figures(table: str, frame: pd.DataFrame) -> dict[int, dict[str, Any]]:
+    """Numbers worth a plot over time, per product."""
+    grouped = frame.groupby("product_id")
     if table == FEATURE_QUALITY:
-        return {
-            "features_never_tested": int(rows["never_tested"].sum()),
-            "bugs": int(rows["bugs"].sum()),
-        }
-    if table == TESTER_ACTIVITY:
-        return {"testers": len(rows), "bugs_accepted": int(rows["bugs_accepted"].sum())}
-    if table == QUALITY_BY_MONTH:
-        return {"months": int(rows["month"].nunique())}
-    if len(rows) == 0:
-        return {}
-    row = rows.iloc[0]
+        sums = grouped.agg(features_never_tested=("never_tested", "sum"), bugs=("bugs", "sum"))
+    elif table == TESTER_ACTIVITY:
+        sums = grouped.agg(testers=("tester", "size"), bugs_accepted=("bugs_accepted", "sum"))
+    elif table == QUALITY_BY_MONTH:
+        sums = grouped.agg(months=("month", "nunique"))
+    else:
+        return {int(row["product_id"]): _health_figures(row) for _, row in frame.iterrows()}
+    return {
+        int(pid): {name: int(value) for name, value in values.items()}
+        for pid, values in sums.to_dict("index").items()
+    }
+
+
+def _health_figures(row: pd.Series) -> dict[str, Any]:
     figures: dict[str, Any] = {
         "accepted_bugs": int(row["bugs_accepted"] + row["bugs_auto_accepted"]),
         "features_never_tested": int(row["features_never_tested"]),
