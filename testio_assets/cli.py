@@ -80,7 +80,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     defs = build_definitions(settings)
-    with DagsterInstance.get() as instance:
+    from testio_assets.live_progress import live_progress
+
+    with DagsterInstance.get() as instance, live_progress(sys.stderr.isatty()):
         try:
             summary = run_sync(
                 defs,

@@ -47,6 +47,7 @@ from testio_assets.names import BUGS, FEATURES, PER_PRODUCT, PRODUCTS, TESTS, US
 from testio_assets.store.database import DuckDBStore
 from testio_assets.sync.background import BackgroundSync
 from testio_assets.sync.engine import SyncPlan, sync_product_partitions
+from testio_assets.sync.progress import Progress
 
 MIN_FRESHNESS_WINDOW = timedelta(minutes=1)
 BACKFILL_TAG = "dagster/backfill"  # set by Dagster on every run of a backfill
@@ -140,8 +141,13 @@ def _sync_step(
         f"; checking {', '.join(plan.checked_only)} only" if plan.checked_only else "",
     )
     sync = BackgroundSync(partial(sync_product_partitions, testio, store, plan))
+    progress = Progress.of(plan.selected, len(plan.product_ids))
     with relaxed_gc():
         for name, pid, report in sync:
+            if name in progress.expected:
+                progress.add(name, report)
+                if progress.due():
+                    context.log.info(progress.line())
             # One event per asset and partition, each with its own figures; the step
             # yields no outputs, so partitions that failed are not reported as stored.
             if report.materialized:
