@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from dagster import (
     AssetKey,
     AssetMaterialization,
@@ -18,6 +19,7 @@ from dagster._core.test_utils import create_run_for_test
 
 from testio_assets.automation.partitions import range_tags, sync_partitions
 from testio_assets.automation.sensors import build_stale_features_sensor, evaluate_stale_features
+from testio_assets.automation.stale_features import stale_feature_partitions
 
 TTL = timedelta(hours=1)
 FEATURES = AssetKey("features")
@@ -187,3 +189,61 @@ def test_the_partition_tags_are_dagsters_own() -> None:
     assert partitions.PARTITION_TAG == tags.PARTITION_NAME_TAG
     assert partitions.RANGE_START_TAG == tags.ASSET_PARTITION_RANGE_START_TAG
     assert partitions.RANGE_END_TAG == tags.ASSET_PARTITION_RANGE_END_TAG
+
+
+def simulate_ticks(
+    instance: DagsterInstance, keys: list[str], cap: int, hours: float, presync: bool = False
+) -> tuple[list[int], dict[str, float]]:
+    """The sensor's own decision every 30 s of simulated time for `hours`, each requested
+    partition synced at once. Simulated time is mapped onto the real timestamps of the
+    syncs: tick j asks for "fresh since tick j - 119" (an hour of 30 s ticks) by passing
+    the real moment tick j - 119 began, with a TTL of 0, so the test does not depend on
+    how fast this machine is. Returns the deferred count per tick and each product's age
+    in simulated seconds at the end. `presync`: every product is synced just before the
+    first tick (as by `testio-assets sync`)."""
+    per_ttl = int(TTL.total_seconds() / 30)
+    origin = datetime.now(UTC)
+    last_tick: dict[str, int] = {}
+    if presync:
+        synced(instance, *keys)
+        last_tick = dict.fromkeys(keys, 0)
+    marks: list[datetime] = []
+    deferred: list[int] = []
+    ticks = int(hours * 3600 / 30)
+    for tick in range(ticks):
+        time.sleep(0.002)
+        marks.append(datetime.now(UTC))
+        since = marks[tick - per_ttl + 1] if tick >= per_ttl - 1 else origin
+        decision = stale_feature_partitions(instance, keys, timedelta(0), since, cap)
+        deferred.append(len(decision.deferred))
+        for key in decision.requested:
+            instance.report_runless_asset_event(AssetMaterialization(FEATURES, partition=key))
+            last_tick[key] = tick
+    return deferred, {key: (ticks - last_tick.get(key, -ticks)) * 30.0 for key in keys}
+
+
+@pytest.mark.slow
+def test_2000_products_stay_within_a_one_hour_ttl_at_the_default_cap(
+    instance: DagsterInstance,
+) -> None:
+    """Steady state: the cap (50 per 30 s tick = 6,000 per hour) covers 2,000 products an
+    hour. The cold start takes 2,000 / 50 = 40 ticks (20 minutes); after the first hour
+    every stale product is requested on the tick it turns stale."""
+    keys = products(instance, 2000)
+    deferred, ages = simulate_ticks(instance, keys, cap=50, hours=2.2)
+    print(f"deferred per tick, first 20 minutes: {deferred[:40:5]}; then max {max(deferred[40:])}")
+    assert deferred[0] == 1950 and deferred[39] == 0 and max(deferred[40:]) == 0
+    assert max(ages.values()) <= TTL.total_seconds() + 30  # requested on the tick it is due
+
+
+@pytest.mark.slow
+def test_a_cap_below_products_per_tick_lets_products_go_stale(
+    instance: DagsterInstance,
+) -> None:
+    """The sizing rule in the README: a cap under products x 30 s / TTL (here 17) cannot
+    keep up. All 2,000 synced at once turn stale together after an hour; 10 per tick
+    clears 1,200 an hour, so the backlog stays and products go past the TTL."""
+    keys = products(instance, 2000)
+    deferred, ages = simulate_ticks(instance, keys, cap=10, hours=1.8, presync=True)
+    assert max(deferred[:118]) == 0 and min(deferred[125:]) > 1000
+    assert sum(1 for age in ages.values() if age > TTL.total_seconds() + 20 * 60) > 1000
