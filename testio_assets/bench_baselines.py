@@ -8,6 +8,7 @@ import asyncio
 import httpx
 
 from testio_assets.simulator.data import SimulatedAccount
+from testio_assets.sync.test_reread import plan_reread
 
 
 def needed_requests(account: SimulatedAccount, page_size: int, batch: int) -> dict[str, int]:
@@ -28,14 +29,17 @@ def needed_requests(account: SimulatedAccount, page_size: int, batch: int) -> di
 
 
 def needed_for_refresh(account: SimulatedAccount, page_size: int, batch: int) -> int:
-    """What a no-change refresh may ask: the overlap pages, changeable tests, their bugs."""
+    """What a no-change refresh may ask: the overlap pages, the cheaper re-read of the
+    changeable tests (more pages or ids, `sync/test_reread.py`), their bugs."""
     total = 1
     for product in account.active_products():
         newest = product.tests[::-1]
         pages = 1 if len(newest) < page_size else 2
         on_pages = {t.id for t in newest[: pages * page_size]}
         changeable = [t for t in newest if t.can_change]
-        total += pages + sum(1 for t in changeable if t.id not in on_pages)
+        missing = [t.id for t in changeable if t.id not in on_pages]
+        plan = plan_reread([t.id for t in newest], missing, 0, pages, page_size)
+        total += pages + plan.requests(pages)
         total += -(-len(changeable) // batch)
     return total
 

@@ -121,6 +121,12 @@ class ApiSession:
         """Every page of a product's tests, newest first (see `test_pages.py`)."""
         return test_pages.read_pages(self, product_id)
 
+    async def test_page_range(
+        self, product_id: int, first: int, last: int
+    ) -> list[ExploratoryTest]:
+        """Pages `first`..`last` of a product's tests, concurrently (see `test_pages.py`)."""
+        return await test_pages.read_page_range(self, product_id, first, last)
+
     async def product_features(self, product: Product) -> ProductFeatures:
         """The product's feature catalogue (see `feature_catalogue.py`)."""
         return await feature_catalogue.read_catalogue(self, product)

@@ -8,6 +8,7 @@ fails is found; that test is skipped and reported, the rest of the product is ke
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
@@ -32,6 +33,17 @@ async def read_pages(session: ApiSession, product_id: int) -> AsyncIterator[list
         if raw_count < size:
             return
         page += 1
+
+
+async def read_page_range(
+    session: ApiSession, product_id: int, first: int, last: int
+) -> list[ExploratoryTest]:
+    """Pages `first`..`last` of the product's tests, requested concurrently, in order."""
+    size = session.page_size
+    pages = await asyncio.gather(
+        *(_page_or_split(session, product_id, page, size) for page in range(first, last + 1))
+    )
+    return [test for tests, _ in pages for test in tests]
 
 
 async def _page_or_split(

@@ -105,7 +105,10 @@ class SimulatedAccount(AccountPayloads):
         n_tests = rng.randint(*self.profile.tests_per_product)
         for index in range(n_tests):
             age_days = (n_tests - index) * 3 if initial else 0
-            final = initial and index < n_tests * self.profile.final_share
+            if self.profile.changeable_anywhere:
+                final = initial and rng.random() < self.profile.final_share
+            else:
+                final = initial and index < n_tests * self.profile.final_share
             self._new_test(rng, product, age_days, final)
         return product
 

@@ -16,6 +16,8 @@ class Profile:
         features_per_product: (min, max) features per product.
         sectioned_share: share of products with sections (features read per section).
         final_share: share of tests already archived/cancelled at time zero.
+        changeable_anywhere: the tests that can still change are spread through the whole
+            history (tests left `locked` for months) instead of being the newest.
     """
 
     products: int
@@ -24,6 +26,7 @@ class Profile:
     features_per_product: tuple[int, int]
     sectioned_share: float = 0.25
     final_share: float = 0.8
+    changeable_anywhere: bool = False
 
 
 PROFILES: dict[str, Profile] = {
@@ -41,6 +44,16 @@ PROFILES: dict[str, Profile] = {
         tests_per_product=(80, 120),
         bugs_per_test=(1, 7),
         features_per_product=(20, 40),
+    ),
+    # The large account, with a quarter of the tests still changeable at random positions
+    # in their history: what makes re-reading changeable tests by id expensive.
+    "scattered": Profile(
+        products=225,
+        tests_per_product=(80, 120),
+        bugs_per_test=(1, 7),
+        features_per_product=(20, 40),
+        final_share=0.75,
+        changeable_anywhere=True,
     ),
     # Reduced large profile for CI's benchmark run.
     "small": Profile(

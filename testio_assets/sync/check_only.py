@@ -27,7 +27,7 @@ async def api_listing(
 ) -> Listing | None:
     """The product's whole listing of `asset` from the API (None: nothing to list)."""
     if asset == TESTS:
-        tests = await read_new_tests(api, product_id, known=set())
+        tests, _ = await read_new_tests(api, product_id, known=set())
         return Listing(frozenset(tests), full=True)
     if asset == FEATURES:
         name, sections = await db.read(partial(stored_product, product_id=product_id))
