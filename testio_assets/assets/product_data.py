@@ -10,6 +10,7 @@ are stored and reported as materialized, then the step fails naming each failed 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from typing import Any
 
 from dagster import (
     AssetCheckEvaluation,
@@ -29,7 +30,7 @@ from pydantic import Field
 
 from testio_assets.api.client import TestIOClient
 from testio_assets.api.errors import TokenRefusedError
-from testio_assets.assets.check_targets import latest_materialization
+from testio_assets.assets.check_targets import latest_materializations
 from testio_assets.assets.checks import check_specs, evaluation, wanted_checks
 from testio_assets.assets.descriptions import DESCRIPTIONS
 from testio_assets.assets.metadata import (
@@ -41,6 +42,7 @@ from testio_assets.assets.metadata import (
     table_metadata,
 )
 from testio_assets.automation.partitions import product_partitions
+from testio_assets.checks.definitions import CheckOutcome
 from testio_assets.checks.run import CheckPlan
 from testio_assets.gc_tuning import relaxed_gc
 from testio_assets.names import BUGS, FEATURES, PER_PRODUCT, PRODUCTS, TESTS, USERS
@@ -117,6 +119,43 @@ def build_product_data_asset(feature_ttl_seconds: int) -> AssetsDefinition:
     return product_data
 
 
+CHECK_BATCH = 64  # check outcomes whose targets are looked up together
+
+
+def _report_events(
+    context: AssetExecutionContext, sync: BackgroundSync[Any], progress: Progress
+) -> Iterator[AssetMaterialization | AssetCheckEvaluation]:
+    """Each report as events, as it arrives: one materialization per asset and partition,
+    each with its own figures (the step yields no outputs, so partitions that failed are
+    not reported as stored), then its check evaluations, batched while reports queue up
+    so their target materializations are looked up in one query per asset."""
+    pending: list[tuple[str, int, list[CheckOutcome]]] = []
+    for name, pid, report in sync:
+        if name in progress.expected:
+            progress.add(name, report)
+            if progress.due():
+                context.log.info(progress.line())
+        if report.materialized:
+            yield AssetMaterialization(
+                asset_key=AssetKey(name), partition=str(pid), metadata=report_metadata(report)
+            )
+        if report.checks:
+            pending.append((name, pid, report.checks))
+        if pending and (len(pending) >= CHECK_BATCH or not sync.has_ready()):
+            yield from _evaluations(context, pending)
+            pending = []
+    yield from _evaluations(context, pending)
+
+
+def _evaluations(
+    context: AssetExecutionContext, pending: list[tuple[str, int, list[CheckOutcome]]]
+) -> Iterator[AssetCheckEvaluation]:
+    targets = latest_materializations(context.instance, [(n, str(p)) for n, p, _ in pending])
+    for name, pid, outcomes in pending:
+        target = targets[(name, str(pid))]
+        yield from (evaluation(outcome, target) for outcome in outcomes)
+
+
 def _sync_step(
     context: AssetExecutionContext,
     config: ProductDataConfig,
@@ -141,22 +180,8 @@ def _sync_step(
         f"; checking {', '.join(plan.checked_only)} only" if plan.checked_only else "",
     )
     sync = BackgroundSync(partial(sync_product_partitions, testio, store, plan))
-    progress = Progress.of(plan.selected, len(plan.product_ids))
     with relaxed_gc():
-        for name, pid, report in sync:
-            if name in progress.expected:
-                progress.add(name, report)
-                if progress.due():
-                    context.log.info(progress.line())
-            # One event per asset and partition, each with its own figures; the step
-            # yields no outputs, so partitions that failed are not reported as stored.
-            if report.materialized:
-                yield AssetMaterialization(
-                    asset_key=AssetKey(name), partition=str(pid), metadata=report_metadata(report)
-                )
-            if report.checks:
-                target = latest_materialization(context.instance, name, str(pid))
-                yield from (evaluation(outcome, target) for outcome in report.checks)
+        yield from _report_events(context, sync, Progress.of(plan.selected, len(plan.product_ids)))
     try:
         outcome = sync.result()
     except TokenRefusedError as refused:

@@ -46,6 +46,10 @@ class BackgroundSync(Generic[ResultT]):
             yield item
         self._thread.join()
 
+    def has_ready(self) -> bool:
+        """Whether another report is already waiting (the caller may batch until not)."""
+        return not self._items.empty()
+
     def result(self) -> ResultT:
         if self._error:
             raise self._error[0]
