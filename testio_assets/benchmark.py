@@ -31,6 +31,7 @@ import httpx
 
 from testio_assets.bench_baselines import bare_client, needed_for_refresh, needed_requests
 from testio_assets.simulator.data import SimulatedAccount
+from testio_assets.simulator.profiles import profile_for
 from testio_assets.simulator.server import DEFAULT_TOKEN
 
 BIN = Path(sys.executable).parent
@@ -40,6 +41,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 @dataclass(frozen=True)
 class BenchOptions:
     profile: str = "large"
+    products: int | None = None  # the profile's shape with this many products
     seed: int = 7
     latency_ms: float = 100.0
     concurrency: int = 10
@@ -65,6 +67,7 @@ class ServedSimulator:
                 str(options.seed),
                 "--latency-ms",
                 str(options.latency_ms),
+                *(["--products", str(options.products)] if options.products else []),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -214,7 +217,7 @@ def _timings(output: str) -> dict[str, float]:
 
 def run_benchmark(options: BenchOptions) -> dict[str, float]:
     """Run everything and print one table; returns the figures."""
-    account = SimulatedAccount(options.profile, options.seed)
+    account = SimulatedAccount(profile_for(options.profile, options.products), options.seed)
     counts = account.counts()
     needed = needed_requests(account, options.page_size, options.bug_batch_size)
     lower_bound = needed["total"] * options.latency_ms / 1000 / options.concurrency

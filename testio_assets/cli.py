@@ -31,10 +31,11 @@ def ensure_dagster_home() -> Path:
 
 
 def cmd_simulator(args: argparse.Namespace) -> int:
+    from testio_assets.simulator.profiles import profile_for
     from testio_assets.simulator.server import SimulatorServer
 
     server = SimulatorServer(
-        args.profile,
+        profile_for(args.profile, args.products),
         args.seed,
         host=args.host,
         port=args.port,
@@ -212,6 +213,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     run_benchmark(
         BenchOptions(
             profile=args.profile,
+            products=args.products,
             seed=args.seed,
             latency_ms=args.latency_ms,
             concurrency=args.concurrency,
@@ -257,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=8765)
     sim.add_argument("--profile", default="demo", help="demo | small | large | scattered")
+    sim.add_argument("--products", type=int, help="the profile's shape with N products")
     sim.add_argument("--seed", type=int, default=7)
     sim.add_argument("--latency-ms", type=float, default=0.0)
     sim.add_argument("--token", default="simulator-token")
@@ -297,6 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
     bench = sub.add_parser("bench", help="benchmark a full sync against the simulator")
     bench.add_argument("--profile", default="large", help="demo | small | large | scattered")
+    bench.add_argument("--products", type=int, help="the profile's shape with N products")
     bench.add_argument("--seed", type=int, default=7)
     bench.add_argument("--latency-ms", type=float, default=100.0)
     bench.add_argument("--concurrency", type=int, default=10)

@@ -26,6 +26,8 @@ def test_the_reduced_benchmark_prints_its_table(tmp_path: Path) -> None:
             "bench",
             "--profile",
             "demo",
+            "--products",
+            "7",  # the demo shape with 7 products instead of 5: `--products` works
             "--latency-ms",
             "5",
             "--sensor-partitions",
@@ -50,6 +52,7 @@ def test_the_reduced_benchmark_prints_its_table(tmp_path: Path) -> None:
         "5. peak RSS",
     ):
         assert label in out
+    assert out.startswith("profile demo (seed 7): 7 products")
     figures = json.loads(out.split("BENCH_JSON ", 1)[1])
     assert figures["cold_requests"] == figures["needed_requests"] == figures["floor_requests"]
     assert figures["refresh_requests"] <= figures["refresh_allowed"]

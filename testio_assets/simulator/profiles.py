@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -60,3 +60,10 @@ PROFILES: dict[str, Profile] = {
         products=20, tests_per_product=(30, 60), bugs_per_test=(1, 5), features_per_product=(8, 16)
     ),
 }
+
+
+def profile_for(name: str, products: int | None = None) -> Profile:
+    """The named profile, with `products` products instead of its own number if given
+    (the same shape per product: `testio-assets bench --products N`)."""
+    base = PROFILES[name]
+    return base if products is None else replace(base, products=products)
