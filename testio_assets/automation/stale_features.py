@@ -21,13 +21,13 @@ from datetime import datetime, timedelta
 from dagster import (
     AssetKey,
     AssetRecordsFilter,
-    DagsterEventType,
     DagsterInstance,
     DagsterRunStatus,
     RunsFilter,
 )
 
 from testio_assets import names
+from testio_assets.automation.partition_records import latest_storage_ids
 from testio_assets.automation.partitions import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG
 
 FEATURES = AssetKey(names.FEATURES)
@@ -110,9 +110,7 @@ def stale_feature_partitions(
     asset_key: AssetKey = FEATURES,
 ) -> StaleFeatures:
     """Decide which partitions to refresh now (at most `max_partitions`, oldest first)."""
-    latest = instance.get_latest_storage_id_by_partition(
-        asset_key, DagsterEventType.ASSET_MATERIALIZATION
-    )
+    latest = latest_storage_ids(instance, asset_key)
     cut = freshness_cut(instance, asset_key, now - ttl)
     decision = StaleFeatures()
     stale: list[tuple[int, int, str]] = []
