@@ -56,11 +56,14 @@ _RATES = """
     bugs_rejected / nullif(bugs, 0) AS rejection_rate,
     (bugs_accepted + bugs_rejected) / nullif(bugs, 0) AS review_rate"""
 
-_ZERO_BUGS = """
-    0 AS bugs, 0 AS bugs_critical, 0 AS bugs_high, 0 AS bugs_low, 0 AS bugs_visual,
-    0 AS bugs_content, 0 AS bugs_other_severity, 0 AS bugs_accepted,
-    0 AS bugs_auto_accepted, 0 AS bugs_rejected, 0 AS bugs_awaiting_review,
-    0 AS severity_score"""
+
+def _zero_if_null(alias: str, *columns: str) -> str:
+    """`coalesce(alias.c, 0) AS c` for each column: a group without bugs counts 0."""
+    return ",\n       ".join(f"coalesce({alias}.{c}, 0) AS {c}" for c in columns)
+
+
+_SEVERITY_COUNTS = ("bugs_critical", "bugs_high", "bugs_low", "bugs_visual", "bugs_content")
+_STATUS_COUNTS = ("bugs_accepted", "bugs_auto_accepted", "bugs_rejected", "bugs_awaiting_review")
 
 FEATURE_QUALITY = f"""
 WITH {_BUG_FLAGS},
@@ -74,20 +77,11 @@ covered AS (
 per_feature AS (
     SELECT product_id, feature_id, {_BUG_MEASURES}, max(reported_at) AS last_bug_at
     FROM bug_flags WHERE feature_id IS NOT NULL GROUP BY ALL
-),
-zero AS (SELECT {_ZERO_BUGS})
+)
 SELECT f.product_id, f.id AS feature_id, f.title AS feature,
        coalesce(c.tests, 0) AS tests, c.last_test_at,
-       coalesce(b.bugs, 0) AS bugs,
-       coalesce(b.bugs_critical, 0) AS bugs_critical, coalesce(b.bugs_high, 0) AS bugs_high,
-       coalesce(b.bugs_low, 0) AS bugs_low, coalesce(b.bugs_visual, 0) AS bugs_visual,
-       coalesce(b.bugs_content, 0) AS bugs_content,
-       coalesce(b.bugs_other_severity, 0) AS bugs_other_severity,
-       coalesce(b.bugs_accepted, 0) AS bugs_accepted,
-       coalesce(b.bugs_auto_accepted, 0) AS bugs_auto_accepted,
-       coalesce(b.bugs_rejected, 0) AS bugs_rejected,
-       coalesce(b.bugs_awaiting_review, 0) AS bugs_awaiting_review,
-       coalesce(b.severity_score, 0) AS severity_score,
+       {_zero_if_null("b", "bugs", *_SEVERITY_COUNTS, "bugs_other_severity")},
+       {_zero_if_null("b", *_STATUS_COUNTS, "severity_score")},
        (coalesce(b.bugs_accepted, 0) + coalesce(b.bugs_auto_accepted, 0))
            / nullif(b.bugs, 0) AS overall_acceptance_rate,
        b.bugs_rejected / nullif(b.bugs, 0) AS rejection_rate,
@@ -109,12 +103,7 @@ per_tester AS (
 )
 SELECT u.product_id, u.name AS tester,
        u.bugs_reported::BIGINT AS bugs_reported,
-       coalesce(p.bugs_accepted, 0) AS bugs_accepted,
-       coalesce(p.bugs_auto_accepted, 0) AS bugs_auto_accepted,
-       coalesce(p.bugs_rejected, 0) AS bugs_rejected,
-       coalesce(p.bugs_awaiting_review, 0) AS bugs_awaiting_review,
-       coalesce(p.bugs_critical, 0) AS bugs_critical,
-       coalesce(p.severity_score, 0) AS severity_score,
+       {_zero_if_null("p", *_STATUS_COUNTS, "bugs_critical", "severity_score")},
        (coalesce(p.bugs_accepted, 0) + coalesce(p.bugs_auto_accepted, 0))
            / nullif(p.bugs, 0) AS overall_acceptance_rate,
        p.bugs_rejected / nullif(p.bugs, 0) AS rejection_rate,
