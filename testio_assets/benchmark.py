@@ -104,11 +104,15 @@ def _free_port() -> int:
 
 
 def run_sync(
-    workdir: Path, simulator: ServedSimulator, options: BenchOptions, *args: str
+    workdir: Path,
+    simulator: ServedSimulator,
+    options: BenchOptions,
+    *args: str,
+    analytics: bool = False,
 ) -> tuple[float, int, str]:
     """`testio-assets sync --timings ARGS` in a child process: (wall s, peak RSS KiB,
-    output). The analytics are left out (the figures compare the sync itself) unless ARGS
-    has `--with-analytics`."""
+    output). The analytics are left out (the figures compare the sync itself) unless
+    `analytics`."""
     workdir.mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("TESTIO_")}
     env.update(
@@ -125,8 +129,8 @@ def run_sync(
         PROJECT_ROOT / "dagster_home" / "dagster.yaml", workdir / "dagster_home" / "dagster.yaml"
     )
     started = time.monotonic()
-    analytics = () if "--with-analytics" in args else ("--no-analytics",)
-    args = tuple(a for a in args if a != "--with-analytics") + analytics
+    if not analytics:
+        args = (*args, "--no-analytics")
     process = subprocess.Popen(
         [str(BIN / "testio-assets"), "sync", "--timings", *args],
         env=env,
@@ -243,7 +247,7 @@ def run_benchmark(options: BenchOptions) -> dict[str, float]:
             simulator.reset()
             refresh_wall, _, _ = run_sync(workdir, simulator, options)
             refresh_requests = simulator.requests()
-            analytics_wall, _, _ = run_sync(workdir, simulator, options, "--with-analytics")
+            analytics_wall, _, _ = run_sync(workdir, simulator, options, analytics=True)
             unchecked_wall, _, _ = run_sync(
                 workdir / "no-checks", simulator, options, "--no-checks"
             )
