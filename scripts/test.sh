@@ -3,6 +3,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# Some tests run against a real PostgreSQL server as well as SQLite: tests/conftest.py starts
+# a throwaway one with the server programs of Debian's postgresql package, installed here
+# when missing (as root, or with sudo). Without them the Postgres tests are skipped, and in
+# CI (CI=true) they fail.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    if [ -z "$sudo" ] || command -v sudo >/dev/null; then
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
+    fi
+fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/python -m pytest "$@"

@@ -18,7 +18,6 @@ import asyncio
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,12 +29,13 @@ from pathlib import Path
 import httpx
 
 from testio_assets.bench_baselines import bare_client, needed_for_refresh, needed_requests
+from testio_assets.bench_instance import BenchInstance, bench_instance
+from testio_assets.bench_report import render
 from testio_assets.simulator.data import SimulatedAccount
 from testio_assets.simulator.profiles import profile_for
 from testio_assets.simulator.server import DEFAULT_TOKEN
 
 BIN = Path(sys.executable).parent
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ class BenchOptions:
     page_size: int = 25
     bug_batch_size: int = 15
     sensor_partitions: int = 5000
+    instance: str = "pooled"  # bench_instance.INSTANCES
 
 
 class ServedSimulator:
@@ -107,26 +108,28 @@ def run_sync(
     workdir: Path,
     simulator: ServedSimulator,
     options: BenchOptions,
+    instance: BenchInstance,
     *args: str,
     analytics: bool = False,
 ) -> tuple[float, int, str]:
     """`testio-assets sync --timings ARGS` in a child process: (wall s, peak RSS KiB,
     output). The analytics are left out (the figures compare the sync itself) unless
-    `analytics`."""
+    `analytics`. The instance is prepared in `workdir` the first time."""
     workdir.mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("TESTIO_")}
+    env.pop("DAGSTER_EVENT_BATCH_SIZE", None)
+    home = workdir / "dagster_home"
+    env_file = workdir / "instance.env"
+    if not env_file.exists():
+        env_file.write_text(json.dumps(instance.prepare(home)))
+    env.update(json.loads(env_file.read_text()))
     env.update(
-        DAGSTER_HOME=str(workdir / "dagster_home"),
         TESTIO_DUCKDB_PATH=str(workdir / "testio.duckdb"),
         TESTIO_API_TOKEN=DEFAULT_TOKEN,
         TESTIO_BASE_URL=simulator.base_url,
         TESTIO_MAX_CONCURRENCY=str(options.concurrency),
         TESTIO_PAGE_SIZE=str(options.page_size),
         TESTIO_BUG_BATCH_SIZE=str(options.bug_batch_size),
-    )
-    (workdir / "dagster_home").mkdir(exist_ok=True)
-    shutil.copy(
-        PROJECT_ROOT / "dagster_home" / "dagster.yaml", workdir / "dagster_home" / "dagster.yaml"
     )
     started = time.monotonic()
     if not analytics:
@@ -148,14 +151,14 @@ def run_sync(
     return wall, usage.ru_maxrss, output
 
 
-def sensor_tick_seconds(partitions: int) -> float:
+def sensor_tick_seconds(partitions: int, kind: BenchInstance) -> float:
     """Best of three ticks of the stale-features core over `partitions` partitions."""
-    from dagster import AssetKey, AssetMaterialization, DagsterInstance
+    from dagster import AssetKey, AssetMaterialization
 
     from testio_assets.automation.partitions import sync_partitions
     from testio_assets.automation.sensors import evaluate_stale_features
 
-    with tempfile.TemporaryDirectory() as home, DagsterInstance.local_temp(home) as instance:
+    with tempfile.TemporaryDirectory() as home, kind.open(Path(home)) as instance:
         keys = [str(100000 + i) for i in range(partitions)]
         sync_partitions(instance, keys)
         for key in keys[: partitions // 2]:
@@ -228,114 +231,71 @@ def run_benchmark(options: BenchOptions) -> dict[str, float]:
     print(
         f"profile {options.profile} (seed {options.seed}): {counts['products']} products, "
         f"{counts['tests']:,} tests, {counts['bugs']:,} bugs, {counts['features']:,} features;"
-        f" {options.latency_ms:g} ms per request, concurrency {options.concurrency}",
+        f" {options.latency_ms:g} ms per request, concurrency {options.concurrency};"
+        f" Dagster instance: {options.instance}",
         flush=True,
     )
     simulator = ServedSimulator(options)
     try:
-        with tempfile.TemporaryDirectory(prefix="testio-bench-") as tmp:
-            workdir = Path(tmp)
-            simulator.reset()
-            started = time.monotonic()
-            floor_requests = asyncio.run(
-                bare_client(simulator.base_url, DEFAULT_TOKEN, *_sizes(options))
-            )
-            floor = time.monotonic() - started
-            simulator.reset()
-            wall, rss_kib, cold_output = run_sync(workdir, simulator, options)
-            cold_requests = simulator.requests()
-            simulator.reset()
-            refresh_wall, _, _ = run_sync(workdir, simulator, options)
-            refresh_requests = simulator.requests()
-            analytics_wall, _, _ = run_sync(workdir, simulator, options, analytics=True)
-            unchecked_wall, _, _ = run_sync(
-                workdir / "no-checks", simulator, options, "--no-checks"
-            )
-            tick = sensor_tick_seconds(options.sensor_partitions)
-            bug_rows, bug_seconds = bug_load_rate(account, workdir)
+        with (
+            tempfile.TemporaryDirectory(prefix="testio-bench-") as tmp,
+            bench_instance(options.instance) as instance,
+        ):
+            f, cold_output = _measure(Path(tmp), simulator, options, instance, account)
     finally:
         simulator.stop()
     timings = _timings(cold_output)
+    wall = f["cold_wall_s"]
     figures = {
-        "cold_wall_s": wall,
-        "cold_wall_without_checks_s": unchecked_wall,
-        "checks_share": (wall - unchecked_wall) / wall,
-        "cold_requests": cold_requests,
+        **f,
+        "checks_share": (wall - f["cold_wall_without_checks_s"]) / wall,
         "needed_requests": needed["total"],
         "lower_bound_s": lower_bound,
-        "floor_s": floor,
-        "floor_requests": floor_requests,
         "wall_over_lower_bound": wall / lower_bound,
-        "wall_over_floor": wall / floor,
-        "refresh_wall_s": refresh_wall,
-        "refresh_requests": refresh_requests,
-        "analytics_s": analytics_wall - refresh_wall,
+        "wall_over_floor": wall / f["floor_s"],
         "refresh_allowed": needed_for_refresh(account, options.page_size, options.bug_batch_size),
-        "sensor_tick_s": tick,
-        "bug_rows_per_s": bug_rows / bug_seconds,
-        "peak_rss_mib": timings.get("peak RSS (MiB)", rss_kib / 1024),
+        "peak_rss_mib": timings.get("peak RSS (MiB)", f.pop("peak_rss_kib") / 1024),
         "worker_rss_mib": timings.get("worker RSS (MiB)", 0.0),
     }
+    figures.pop("peak_rss_kib", None)
     print(render(figures, needed, options, timings))
     print("BENCH_JSON " + json.dumps({k: round(v, 4) for k, v in figures.items()}))
     return figures
 
 
+def _measure(
+    workdir: Path,
+    simulator: ServedSimulator,
+    options: BenchOptions,
+    instance: BenchInstance,
+    account: SimulatedAccount,
+) -> tuple[dict[str, float], str]:
+    """The measured figures, and the cold sync's output (its timings)."""
+    f: dict[str, float] = {}
+    simulator.reset()
+    started = time.monotonic()
+    f["floor_requests"] = asyncio.run(
+        bare_client(simulator.base_url, DEFAULT_TOKEN, *_sizes(options))
+    )
+    f["floor_s"] = time.monotonic() - started
+    simulator.reset()
+    f["cold_wall_s"], f["peak_rss_kib"], cold_output = run_sync(
+        workdir, simulator, options, instance
+    )
+    f["cold_requests"] = simulator.requests()
+    simulator.reset()
+    f["refresh_wall_s"] = run_sync(workdir, simulator, options, instance)[0]
+    f["refresh_requests"] = simulator.requests()
+    with_analytics = run_sync(workdir, simulator, options, instance, analytics=True)[0]
+    f["analytics_s"] = with_analytics - f["refresh_wall_s"]
+    f["cold_wall_without_checks_s"] = run_sync(
+        workdir / "no-checks", simulator, options, instance, "--no-checks"
+    )[0]
+    f["sensor_tick_s"] = sensor_tick_seconds(options.sensor_partitions, instance)
+    bug_rows, bug_seconds = bug_load_rate(account, workdir)
+    f["bug_rows_per_s"] = bug_rows / bug_seconds
+    return f, cold_output
+
+
 def _sizes(options: BenchOptions) -> tuple[int, int, int]:
     return options.concurrency, options.page_size, options.bug_batch_size
-
-
-def render(
-    f: dict[str, float], needed: dict[str, int], options: BenchOptions, timings: dict[str, float]
-) -> str:
-    rows = [
-        ("1. cold full sync: wall", f"{f['cold_wall_s']:.1f} s"),
-        (
-            "   requests made / needed",
-            f"{f['cold_requests']:.0f} / {f['needed_requests']:.0f} "
-            f"({needed['pages']} pages + {needed['bug batches']} bug batches + "
-            f"{needed['feature calls']} feature calls + 1)",
-        ),
-        ("   lower bound (needed x latency / concurrency)", f"{f['lower_bound_s']:.1f} s"),
-        (
-            "   floor (bare asyncio httpx client)",
-            f"{f['floor_s']:.1f} s ({f['floor_requests']:.0f} requests)",
-        ),
-        ("   wall / lower bound", f"{f['wall_over_lower_bound']:.2f}x"),
-        ("   wall / floor", f"{f['wall_over_floor']:.2f}x"),
-        (
-            "   the same without asset checks (their cost)",
-            f"{f['cold_wall_without_checks_s']:.1f} s ({f['checks_share']:.1%} of the cold sync)",
-        ),
-        (
-            "2. no-change refresh: requests (allowed)",
-            f"{f['refresh_requests']:.0f} ({f['refresh_allowed']:.0f})",
-        ),
-        ("   wall", f"{f['refresh_wall_s']:.1f} s"),
-        (
-            "   the same plus every product's analytics (their cost)",
-            f"+{f['analytics_s']:.1f} s",
-        ),
-        (
-            f"3. stale-features sensor tick, {options.sensor_partitions:,} partitions",
-            f"{f['sensor_tick_s'] * 1000:.0f} ms",
-        ),
-        ("4. DuckDB load rate (bug rows)", f"{f['bug_rows_per_s']:,.0f} rows/s"),
-        (
-            "5. peak RSS of the sync process (+ its parse worker)",
-            f"{f['peak_rss_mib']:.0f} MiB (+ {f['worker_rss_mib']:.0f} MiB)",
-        ),
-    ]
-    if timings:
-        rows.append(
-            (
-                "   sync CPU (of which, in the process: JSON / validation / staging / DuckDB)",
-                f"{timings.get('process CPU', 0):.1f} s + worker "
-                f"{timings.get('worker CPU', 0):.1f} s ({timings.get('json decoding', 0):.1f}"
-                f" / {timings.get('payload validation', 0):.1f}"
-                f" / {timings.get('arrow staging', 0):.1f}"
-                f" / {timings.get('duckdb writes', 0):.1f})",
-            )
-        )
-    width = max(len(label) for label, _ in rows) + 2
-    return "\n".join(f"{label:<{width}}{value}" for label, value in rows)

@@ -74,16 +74,15 @@ def cmd_products(args: argparse.Namespace) -> int:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     home = ensure_dagster_home()
-    from dagster import DagsterInstance
-
     from testio_assets.definitions import build_definitions
     from testio_assets.headless_sync import SyncError, run_sync
+    from testio_assets.project_storage import open_instance
 
     settings = load_settings()
     defs = build_definitions(settings)
     from testio_assets.live_progress import live_progress
 
-    with DagsterInstance.get() as instance, live_progress(sys.stderr.isatty()):
+    with open_instance() as instance, live_progress(sys.stderr.isatty()):
         try:
             summary = run_sync(
                 defs,
@@ -97,7 +96,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
             return 2
     print(summary.render())
     if args.timings:
-        print(render_timings())
+        from testio_assets.timings import render_process_timings
+
+        print(render_process_timings())
     print(f"  database     {settings.duckdb_path}")
     print(f"  history      {home} (open the Dagster UI to see it)")
     return 1 if summary.failure else 0
@@ -105,8 +106,6 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 def cmd_features(args: argparse.Namespace) -> int:
     ensure_dagster_home()
-    from dagster import DagsterInstance
-
     from testio_assets.definitions import build_definitions
     from testio_assets.on_demand import (
         RefreshFailed,
@@ -115,11 +114,12 @@ def cmd_features(args: argparse.Namespace) -> int:
         dagster_refresher,
         render_features,
     )
+    from testio_assets.project_storage import open_instance
 
     settings = load_settings()
     defs = build_definitions(settings)
     store = (defs.resources or {})["store"]
-    with DagsterInstance.get() as instance:
+    with open_instance() as instance:
         try:
             answer = answer_features(
                 store,
@@ -157,25 +157,6 @@ def cmd_users(args: argparse.Namespace) -> int:
         else render_users(args.product, users)
     )
     return 0
-
-
-def render_timings() -> str:
-    """CPU-bound activities of this process and its total CPU and peak memory."""
-    import resource
-
-    from testio_assets import timings
-
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    lines = ["timings (cumulative seconds in this process):"]
-    lines += [f"  {name:<20}{value:8.2f}" for name, value in timings.seconds.most_common()]
-    lines.append(f"  {'process CPU':<20}{usage.ru_utime + usage.ru_stime:8.2f}")
-    lines.append(f"  {'peak RSS (MiB)':<20}{usage.ru_maxrss / 1024:8.0f}")
-    # The bug-page parsing worker, if the sync started one (it has ended by now).
-    worker = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if worker.ru_maxrss:
-        lines.append(f"  {'worker CPU':<20}{worker.ru_utime + worker.ru_stime:8.2f}")
-        lines.append(f"  {'worker RSS (MiB)':<20}{worker.ru_maxrss / 1024:8.0f}")
-    return "\n".join(lines)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -218,6 +199,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             latency_ms=args.latency_ms,
             concurrency=args.concurrency,
             sensor_partitions=args.sensor_partitions,
+            instance=args.instance,
         )
     )
     return 0
@@ -249,6 +231,23 @@ def _add_on_demand_commands(sub: Any) -> None:
     users.add_argument("--role", choices=["tester", "customer"], help="only this role")
     users.add_argument("--json", action="store_true", help="JSON for scripts")
     users.set_defaults(func=cmd_users)
+
+
+def _add_bench_command(sub: Any) -> None:
+    bench = sub.add_parser("bench", help="benchmark a full sync against the simulator")
+    bench.add_argument("--profile", default="large", help="demo | small | large | scattered")
+    bench.add_argument("--products", type=int, help="the profile's shape with N products")
+    bench.add_argument("--seed", type=int, default=7)
+    bench.add_argument("--latency-ms", type=float, default=100.0)
+    bench.add_argument("--concurrency", type=int, default=10)
+    bench.add_argument("--sensor-partitions", type=int, default=5000)
+    bench.add_argument(
+        "--instance",
+        default="pooled",
+        choices=["sqlite", "pooled", "postgres", "postgres-stock"],
+        help="the Dagster instance the runs record into (postgres: a throwaway local server)",
+    )
+    bench.set_defaults(func=cmd_bench)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -298,14 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=3000)
     demo.add_argument("--ui-anyway", action="store_true", help="start the UI even if sync failed")
     demo.set_defaults(func=cmd_demo)
-    bench = sub.add_parser("bench", help="benchmark a full sync against the simulator")
-    bench.add_argument("--profile", default="large", help="demo | small | large | scattered")
-    bench.add_argument("--products", type=int, help="the profile's shape with N products")
-    bench.add_argument("--seed", type=int, default=7)
-    bench.add_argument("--latency-ms", type=float, default=100.0)
-    bench.add_argument("--concurrency", type=int, default=10)
-    bench.add_argument("--sensor-partitions", type=int, default=5000)
-    bench.set_defaults(func=cmd_bench)
+    _add_bench_command(sub)
     return parser
 
 

@@ -12,6 +12,7 @@ from testio_assets.automation.sensors import (
     build_product_discovery_sensor,
     build_stale_features_sensor,
 )
+from testio_assets.postgres_url import check_postgres
 from testio_assets.resources import build_resources
 from testio_assets.settings import Settings, load_settings
 from testio_assets.store.analytics import HealthThresholds
@@ -19,6 +20,8 @@ from testio_assets.store.analytics import HealthThresholds
 
 def build_definitions(settings: Settings | None = None) -> Definitions:
     settings = settings or load_settings()
+    if settings.dagster_postgres_url:
+        check_postgres(settings.dagster_postgres_url)  # refuse to load, naming the reason
     return Definitions(
         assets=[
             products,

@@ -61,6 +61,11 @@ class Settings(BaseModel):
     health_auto_accept_critical: float = Field(
         default=0.40, ge=0.0, le=1.0, alias="TESTIO_HEALTH_AUTO_ACCEPT_CRITICAL"
     )
+    # Dagster's instance storage (runs, event log, schedules) in PostgreSQL instead of
+    # SQLite files in DAGSTER_HOME; see testio_assets/project_storage.py.
+    dagster_postgres_url: str | None = Field(
+        default=None, alias="TESTIO_DAGSTER_POSTGRES_URL", repr=False
+    )
 
     @property
     def uses_simulator(self) -> bool:
@@ -84,6 +89,18 @@ class Settings(BaseModel):
         # otherwise a typo would silently start an empty database somewhere else.
         if value != DEFAULT_DUCKDB_PATH and not path.parent.exists():
             raise ValueError(f"directory {str(path.parent)!r} does not exist")
+        return value
+
+    @field_validator("dagster_postgres_url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parsed = urlparse(value)
+        if parsed.scheme not in ("postgresql", "postgres"):
+            raise ValueError("is not a postgresql:// URL")
+        if not parsed.hostname:
+            raise ValueError("names no host (postgresql://user:password@host:port/db)")
         return value
 
     @field_validator("simulator_profile")
@@ -125,7 +142,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 def _explain(error: Mapping[str, Any], given: Mapping[str, str]) -> str:
     """One line naming the variable, its value and what is wrong with it."""
     name = str(error["loc"][0])
-    raw = given.get(name, "")
+    raw = shown(name, given.get(name, ""))
     kind = error["type"]
     context = error.get("ctx", {})
     field = next(f for f in Settings.model_fields.values() if f.alias == name)
@@ -143,6 +160,26 @@ def _explain(error: Mapping[str, Any], given: Mapping[str, str]) -> str:
     if kind == "value_error":
         return f"{name}={raw!r} {context['error']}"
     return f"{name}={raw!r}: {error['msg']}"
+
+
+def shown(name: str, value: str) -> str:
+    """`value` as it may appear in a message: secrets hidden, a URL's password masked."""
+    field = next((f for f in Settings.model_fields.values() if f.alias == name), None)
+    if field is None or field.repr:
+        return value
+    if "://" in value:
+        return redact_url(value)
+    return "<hidden>"
+
+
+def redact_url(url: str) -> str:
+    """`url` with its password, if any, replaced by ***."""
+    parsed = urlparse(url)
+    if parsed.password is None:
+        return url
+    user = f"{parsed.username}:***@" if parsed.username else ":***@"
+    host = parsed.netloc.rsplit("@", 1)[1]
+    return parsed._replace(netloc=user + host).geturl()
 
 
 def _bounds(metadata: list[Any]) -> tuple[Any, Any]:

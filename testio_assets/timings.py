@@ -22,3 +22,20 @@ def timed(activity: str) -> Iterator[None]:
         yield
     finally:
         seconds[activity] += time.perf_counter() - started
+
+
+def render_process_timings() -> str:
+    """CPU-bound activities of this process and its total CPU and peak memory."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    lines = ["timings (cumulative seconds in this process):"]
+    lines += [f"  {name:<20}{value:8.2f}" for name, value in seconds.most_common()]
+    lines.append(f"  {'process CPU':<20}{usage.ru_utime + usage.ru_stime:8.2f}")
+    lines.append(f"  {'peak RSS (MiB)':<20}{usage.ru_maxrss / 1024:8.0f}")
+    # The bug-page parsing worker, if the sync started one (it has ended by now).
+    worker = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if worker.ru_maxrss:
+        lines.append(f"  {'worker CPU':<20}{worker.ru_utime + worker.ru_stime:8.2f}")
+        lines.append(f"  {'worker RSS (MiB)':<20}{worker.ru_maxrss / 1024:8.0f}")
+    return "\n".join(lines)

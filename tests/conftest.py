@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,8 +12,17 @@ import pytest
 from dagster import DagsterInstance
 
 from testio_assets.api.client import TestIOClient
+from testio_assets.project_storage import open_instance, storage_kind
 from testio_assets.simulator.profiles import Profile
 from testio_assets.simulator.server import SimulatorServer
+from testio_assets.throwaway_postgres import (
+    PostgresUnavailable,
+    ThrowawayPostgres,
+    server_bin_dir,
+    throwaway_postgres,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # A profile small enough for fast tests but with every quirk: sectioned products,
 # more than 150 tests on one product is made by the tests that need it.
@@ -88,3 +99,41 @@ def instance() -> Iterator[DagsterInstance]:
 def db(tmp_path: Path) -> Path:
     """Where the test's DuckDB file goes (a real database file)."""
     return tmp_path / "testio.duckdb"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[ThrowawayPostgres]:
+    """One throwaway PostgreSQL server for the session (each test gets its own database).
+    Without the server programs the Postgres tests are skipped, except in CI, where that
+    is a failure (`scripts/test.sh` installs them)."""
+    try:
+        server_bin_dir()
+    except PostgresUnavailable as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(str(exc))
+    with throwaway_postgres() as server:
+        yield server
+
+
+def postgres_database(request: pytest.FixtureRequest) -> str:
+    """The URL of a new database on the session's server."""
+    server: ThrowawayPostgres = request.getfixturevalue("postgres_server")
+    return server.create_database(f"t_{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def project_instance(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[DagsterInstance]:
+    """The instance the project ships (dagster_home/dagster.yaml) in a temp DAGSTER_HOME:
+    SQLite files there, or a new database on a real PostgreSQL server."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    if request.param == "postgres":
+        monkeypatch.setenv("TESTIO_DAGSTER_POSTGRES_URL", postgres_database(request))
+    with open_instance() as instance:
+        assert storage_kind(instance) == request.param
+        yield instance

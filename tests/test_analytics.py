@@ -215,28 +215,31 @@ def test_an_older_table_shape_is_rebuilt_for_every_product(synced_db: Path) -> N
 
 
 def test_analytics_follow_their_upstream_partitions(
-    simulator: SimulatorServer, db: Path, monkeypatch: pytest.MonkeyPatch
+    simulator: SimulatorServer,
+    db: Path,
+    project_instance: DagsterInstance,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Automation, evaluated as the daemon would (without waiting for it): missing
     analytics are requested, then nothing, then exactly the partition whose data changed."""
     defs = pipeline_for(simulator, db, monkeypatch)
     analytics = AssetSelection.assets(*ANALYTICS)
-    with DagsterInstance.ephemeral() as instance:
-        assert sync(defs, instance).failure is None  # materializes analytics too
-        first = evaluate_automation_conditions(defs, instance, analytics)
-        assert first.total_requested == 0  # nothing is missing or behind
-        product = simulator.account.active_products()[0].id
-        simulator.advance(3)
-        assert run_sync(defs, instance, [product], analytics=False).failure is None
-        second = evaluate_automation_conditions(defs, instance, analytics, cursor=first.cursor)
-        requested = {
-            (key.path[-1], partition)
-            for key in map(AssetKey, ANALYTICS)
-            for partition in second.get_requested_partitions(key)
-        }
-        assert requested == {(name, str(product)) for name in ANALYTICS}
-        third = evaluate_automation_conditions(defs, instance, analytics, cursor=second.cursor)
-        assert third.total_requested == 0
+    instance = project_instance
+    assert sync(defs, instance).failure is None  # materializes analytics too
+    first = evaluate_automation_conditions(defs, instance, analytics)
+    assert first.total_requested == 0  # nothing is missing or behind
+    product = simulator.account.active_products()[0].id
+    simulator.advance(3)
+    assert run_sync(defs, instance, [product], analytics=False).failure is None
+    second = evaluate_automation_conditions(defs, instance, analytics, cursor=first.cursor)
+    requested = {
+        (key.path[-1], partition)
+        for key in map(AssetKey, ANALYTICS)
+        for partition in second.get_requested_partitions(key)
+    }
+    assert requested == {(name, str(product)) for name in ANALYTICS}
+    third = evaluate_automation_conditions(defs, instance, analytics, cursor=second.cursor)
+    assert third.total_requested == 0
 
 
 def test_a_failed_blocking_check_holds_the_partitions_analytics_back(

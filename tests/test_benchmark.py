@@ -19,7 +19,12 @@ BIN = Path(sys.executable).parent
 
 
 @pytest.mark.slow
-def test_the_reduced_benchmark_prints_its_table(tmp_path: Path) -> None:
+@pytest.mark.parametrize("instance", ["pooled", "postgres"])
+def test_the_reduced_benchmark_prints_its_table(
+    tmp_path: Path, instance: str, request: pytest.FixtureRequest
+) -> None:
+    if instance == "postgres":
+        request.getfixturevalue("postgres_server")  # skipped where the tests skip Postgres
     result = subprocess.run(
         [
             str(BIN / "testio-assets"),
@@ -32,6 +37,8 @@ def test_the_reduced_benchmark_prints_its_table(tmp_path: Path) -> None:
             "5",
             "--sensor-partitions",
             "300",
+            "--instance",
+            instance,
         ],
         capture_output=True,
         text=True,
@@ -53,6 +60,7 @@ def test_the_reduced_benchmark_prints_its_table(tmp_path: Path) -> None:
     ):
         assert label in out
     assert out.startswith("profile demo (seed 7): 7 products")
+    assert f"Dagster instance: {instance}\n" in out
     figures = json.loads(out.split("BENCH_JSON ", 1)[1])
     assert figures["cold_requests"] == figures["needed_requests"] == figures["floor_requests"]
     assert figures["refresh_requests"] <= figures["refresh_allowed"]

@@ -7,7 +7,9 @@ from dagster import AssetKey, AssetMaterialization, DagsterInstance
 from testio_assets.assets.check_targets import latest_materialization, latest_materializations
 
 
-def test_bulk_lookup_equals_one_lookup_per_partition(instance: DagsterInstance) -> None:
+def test_bulk_lookup_equals_one_lookup_per_partition(project_instance: DagsterInstance) -> None:
+    instance = project_instance
+
     def materialize(asset: str, *partitions: str) -> None:
         for partition in partitions:
             instance.report_runless_asset_event(

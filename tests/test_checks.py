@@ -67,8 +67,12 @@ def partitions_of(server: SimulatorServer) -> list[str]:
 
 
 def test_every_check_passes_on_good_data_for_every_partition(
-    simulator: SimulatorServer, db: Path, instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch
+    simulator: SimulatorServer,
+    db: Path,
+    project_instance: DagsterInstance,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    instance = project_instance
     summary = sync(pipeline_for(simulator, db, monkeypatch), instance)
     assert summary.failure is None, summary.failure
     found = evaluations(instance, summary.run_ids)

@@ -38,8 +38,12 @@ def truth_features(server: SimulatorServer) -> dict[int, str]:
 
 
 def test_first_sync_stores_exactly_the_simulators_data(
-    simulator: SimulatorServer, db: Path, instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch
+    simulator: SimulatorServer,
+    db: Path,
+    project_instance: DagsterInstance,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    instance = project_instance
     summary = sync(pipeline_for(simulator, db, monkeypatch), instance)
     assert summary.failure is None, summary.failure
     counts = simulator.account.counts()
@@ -105,8 +109,12 @@ def test_no_credentials_are_stored(
 
 
 def test_a_second_sync_without_changes_asks_only_what_can_change(
-    simulator: SimulatorServer, db: Path, instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch
+    simulator: SimulatorServer,
+    db: Path,
+    project_instance: DagsterInstance,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    instance = project_instance
     defs = pipeline_for(simulator, db, monkeypatch)
     sync(defs, instance)
     before = snapshot(db)

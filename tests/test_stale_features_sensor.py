@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from dagster import (
     AssetKey,
     AssetMaterialization,
     DagsterInstance,
+    DagsterRun,
     DagsterRunStatus,
     SensorResult,
     SkipReason,
     build_sensor_context,
 )
-from dagster._core.test_utils import create_run_for_test
 
 from testio_assets.automation.partitions import range_tags, sync_partitions
 from testio_assets.automation.sensors import build_stale_features_sensor, evaluate_stale_features
@@ -65,7 +67,8 @@ def test_cold_start_requests_everything_capped(instance: DagsterInstance) -> Non
     assert requested_keys(instance, requests) == keys[:50]
 
 
-def test_mixed_fresh_stale_and_never_synced(instance: DagsterInstance) -> None:
+def test_mixed_fresh_stale_and_never_synced(project_instance: DagsterInstance) -> None:
+    instance = project_instance
     keys = products(instance, 6)
     old = synced(instance, keys[1], keys[4])
     recent = synced(instance, keys[0], keys[3])
@@ -96,31 +99,39 @@ def test_a_ttl_change_changes_the_verdict(instance: DagsterInstance) -> None:
     assert evaluate_stale_features(instance, timedelta(minutes=10), later, 50)[0].stale == keys
 
 
-def test_partitions_with_a_run_in_flight_are_not_requested_again(instance: DagsterInstance) -> None:
+def add_run(instance: DagsterInstance, **fields: Any) -> None:
+    """A run record as the run queue would store it (no run is executed)."""
+    instance.add_run(DagsterRun(job_name="__ASSET_JOB", run_id=str(uuid.uuid4()), **fields))
+
+
+def test_partitions_with_a_run_in_flight_are_not_requested_again(
+    project_instance: DagsterInstance,
+) -> None:
+    instance = project_instance
     keys = products(instance, 6)
-    create_run_for_test(
+    add_run(
         instance,
         status=DagsterRunStatus.STARTED,
-        asset_selection={FEATURES},
+        asset_selection=frozenset({FEATURES}),
         tags=range_tags(keys[0], keys[2]),
     )
-    create_run_for_test(
+    add_run(
         instance,
         status=DagsterRunStatus.STARTING,
-        asset_selection={FEATURES},
+        asset_selection=frozenset({FEATURES}),
         tags={"dagster/partition": keys[4]},
     )
     # A finished run and a run of other assets do not block anything.
-    create_run_for_test(
+    add_run(
         instance,
         status=DagsterRunStatus.SUCCESS,
-        asset_selection={FEATURES},
+        asset_selection=frozenset({FEATURES}),
         tags={"dagster/partition": keys[3]},
     )
-    create_run_for_test(
+    add_run(
         instance,
         status=DagsterRunStatus.STARTED,
-        asset_selection={AssetKey("tests")},
+        asset_selection=frozenset({AssetKey("tests")}),
         tags={"dagster/partition": keys[5]},
     )
     decision, requests = evaluate_stale_features(instance, TTL, datetime.now(UTC), 50)
