@@ -49,19 +49,26 @@ class BenchInstance:
 
     @contextmanager
     def open(self, home: Path) -> Iterator[DagsterInstance]:
-        """An instance of this kind in this process (the environment restored after)."""
-        env = self.prepare(home)
-        saved = {name: os.environ.get(name) for name in env}
-        os.environ.update(env)
-        try:
-            with DagsterInstance.get() as instance:
-                yield instance
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
+        """A new instance of this kind in this process."""
+        with instance_of(self.prepare(home)) as instance:
+            yield instance
+
+
+@contextmanager
+def instance_of(env: dict[str, str]) -> Iterator[DagsterInstance]:
+    """The instance that `env` (from `BenchInstance.prepare`) names, opened in this
+    process; the process's environment is restored after."""
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    try:
+        with DagsterInstance.get() as instance:
+            yield instance
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @contextmanager

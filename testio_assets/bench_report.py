@@ -39,15 +39,7 @@ def render(
             "   the same plus every product's analytics (their cost)",
             f"+{f['analytics_s']:.1f} s",
         ),
-        (
-            f"3. stale-features sensor tick, {options.sensor_partitions:,} partitions",
-            f"{f['sensor_tick_s'] * 1000:.0f} ms",
-        ),
-        ("4. DuckDB load rate (bug rows)", f"{f['bug_rows_per_s']:,.0f} rows/s"),
-        (
-            "5. peak RSS of the sync process (+ its parse worker)",
-            f"{f['peak_rss_mib']:.0f} MiB (+ {f['worker_rss_mib']:.0f} MiB)",
-        ),
+        *_sensor_load_and_memory_rows(f, options),
     ]
     if timings:
         rows.append(
@@ -60,5 +52,37 @@ def render(
                 f" / {timings.get('duckdb writes', 0):.1f})",
             )
         )
+    rows += _storage_rows(f)
     width = max(len(label) for label, _ in rows) + 2
     return "\n".join(f"{label:<{width}}{value}" for label, value in rows)
+
+
+def _storage_rows(f: dict[str, float]) -> list[tuple[str, str]]:
+    return [
+        ("6. DuckDB file after the cold sync", f"{f['duckdb_mib']:,.0f} MiB"),
+        (
+            "7. Dagster event log: events per refresh + analytics / per features refresh",
+            f"{f['events_per_refresh']:,.0f} / {f['events_per_features_refresh']:,.0f}",
+        ),
+        (
+            "   per day (96 refreshes, 24 feature refreshes)",
+            f"{f['events_per_day']:,.0f} events"
+            + (f", {f['storage_mib_per_day']:,.0f} MiB" if f["storage_mib_per_day"] else ""),
+        ),
+    ]
+
+
+def _sensor_load_and_memory_rows(
+    f: dict[str, float], options: BenchOptions
+) -> list[tuple[str, str]]:
+    return [
+        (
+            f"3. stale-features sensor tick, {options.sensor_partitions:,} partitions",
+            f"{f['sensor_tick_s'] * 1000:.0f} ms",
+        ),
+        ("4. DuckDB load rate (bug rows)", f"{f['bug_rows_per_s']:,.0f} rows/s"),
+        (
+            "5. peak RSS of the sync process (+ its parse worker)",
+            f"{f['peak_rss_mib']:.0f} MiB (+ {f['worker_rss_mib']:.0f} MiB)",
+        ),
+    ]

@@ -31,6 +31,7 @@ import httpx
 from testio_assets.bench_baselines import bare_client, needed_for_refresh, needed_requests
 from testio_assets.bench_instance import BenchInstance, bench_instance
 from testio_assets.bench_report import render
+from testio_assets.bench_storage import footprint, per_day
 from testio_assets.simulator.data import SimulatedAccount
 from testio_assets.simulator.profiles import profile_for
 from testio_assets.simulator.server import DEFAULT_TOKEN
@@ -111,10 +112,12 @@ def run_sync(
     instance: BenchInstance,
     *args: str,
     analytics: bool = False,
+    **settings: str,
 ) -> tuple[float, int, str]:
-    """`testio-assets sync --timings ARGS` in a child process: (wall s, peak RSS KiB,
-    output). The analytics are left out (the figures compare the sync itself) unless
-    `analytics`. The instance is prepared in `workdir` the first time."""
+    """`testio-assets sync --timings ARGS` in a child process, with `settings` in its
+    environment: (wall s, peak RSS KiB, output). The analytics are left out (the figures
+    compare the sync itself) unless `analytics`. The instance is prepared in `workdir` the
+    first time."""
     workdir.mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("TESTIO_")}
     env.pop("DAGSTER_EVENT_BATCH_SIZE", None)
@@ -131,6 +134,7 @@ def run_sync(
         TESTIO_PAGE_SIZE=str(options.page_size),
         TESTIO_BUG_BATCH_SIZE=str(options.bug_batch_size),
     )
+    env.update(settings)
     started = time.monotonic()
     if not analytics:
         args = (*args, "--no-analytics")
@@ -283,11 +287,25 @@ def _measure(
         workdir, simulator, options, instance
     )
     f["cold_requests"] = simulator.requests()
+    f["duckdb_mib"] = (workdir / "testio.duckdb").stat().st_size / 2**20
+    instance_env = json.loads((workdir / "instance.env").read_text())
+    after_cold = footprint(instance_env)
     simulator.reset()
     f["refresh_wall_s"] = run_sync(workdir, simulator, options, instance)[0]
     f["refresh_requests"] = simulator.requests()
+    after_refresh = footprint(instance_env)
     with_analytics = run_sync(workdir, simulator, options, instance, analytics=True)[0]
     f["analytics_s"] = with_analytics - f["refresh_wall_s"]
+    after_analytics = footprint(instance_env)
+    # Every product's features stale (TTL 1 s): a refresh plus a refresh of the features.
+    run_sync(workdir, simulator, options, instance, FEATURE_CACHE_TTL_SECONDS="1")
+    features = (footprint(instance_env) - after_analytics) - (after_refresh - after_cold)
+    refresh = after_analytics - after_refresh
+    daily = per_day(refresh, features)
+    f["events_per_refresh"] = refresh.event_rows
+    f["events_per_features_refresh"] = features.event_rows
+    f["events_per_day"] = daily.event_rows
+    f["storage_mib_per_day"] = daily.bytes / 2**20
     f["cold_wall_without_checks_s"] = run_sync(
         workdir / "no-checks", simulator, options, instance, "--no-checks"
     )[0]

@@ -167,10 +167,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if status != 0 and not args.ui_anyway:
         return status
     ensure_dagster_home()
+    # `dg dev` (dagster-dg-cli): `dagster dev` warns that it is superseded by it.
     command = [
-        sys.executable,
-        "-m",
-        "dagster",
+        str(Path(sys.executable).parent / "dg"),
         "dev",
         "-w",
         str(PROJECT_ROOT / "workspace.yaml"),

@@ -7,6 +7,7 @@ from dagster import Definitions
 from testio_assets.assets.analytics import build_analytics_asset, build_analytics_sensor
 from testio_assets.assets.product_data import build_product_data_asset
 from testio_assets.assets.products import products
+from testio_assets.automation.orphan_runs import build_orphaned_runs_sensor
 from testio_assets.automation.schedules import build_refresh_schedule
 from testio_assets.automation.sensors import (
     build_product_discovery_sensor,
@@ -34,6 +35,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
             ),
             build_product_discovery_sensor(),
             build_analytics_sensor(),
+            build_orphaned_runs_sensor(),
         ],
         schedules=[build_refresh_schedule(settings.refresh_cron)],
         resources=build_resources(settings),

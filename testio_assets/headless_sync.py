@@ -20,6 +20,7 @@ from dagster import (
     materialize,
 )
 
+from testio_assets.automation.orphan_runs import reap_orphaned_runs
 from testio_assets.automation.partitions import (
     contiguous_ranges,
     product_partitions,
@@ -92,6 +93,7 @@ def run_sync(
     store = resources["store"]
     assert isinstance(store, DuckDBStore)
     runner = _Runner(list(defs.assets or []), instance, resources, checks)
+    reap_orphaned_runs(instance)  # a killed earlier sync must not hold the DuckDB pool
 
     catalogue = runner.materialize([PRODUCTS], {"loggers": CONSOLE_INFO}, {})
     summary.run_ids.append(catalogue.run_id)
@@ -127,6 +129,11 @@ def run_sync(
     if failures:
         summary.failure = "\n".join(failures)
         summary.failed_products = sorted(set(summary.failed_products))
+    return _finished(summary, store, started)
+
+
+def _finished(summary: SyncSummary, store: DuckDBStore, started: float) -> SyncSummary:
+    """`summary` with the row counts, the lock waits and the time taken."""
     summary.rows = store.read(table_counts) | store.read(analytics_counts)
     summary.lock_waits, summary.lock_wait_seconds = lock_waits.count, lock_waits.seconds
     summary.seconds = time.monotonic() - started
@@ -142,6 +149,7 @@ def refresh_features(defs: Definitions, instance: DagsterInstance, product_id: i
     """
     resources = defs.resources or {}
     runner = _Runner(list(defs.assets or []), instance, resources, checks=True)
+    reap_orphaned_runs(instance)
     key = str(product_id)
     if not instance.has_dynamic_partition(product_partitions.name, key):
         instance.add_dynamic_partitions(product_partitions.name, [key])

@@ -9,7 +9,15 @@ and the cross-run index), which brings the cost to a few milliseconds. Everythin
 (schema, layout on disk, what the webserver and daemon read) is Dagster's own.
 
 The default location is Dagster's own, `$DAGSTER_HOME/history/runs`, so switching between
-this class and the default storage keeps the history visible.
+this class and the default storage keeps the history visible. `project_storage.py` uses it
+for the SQLite instance; `tests/test_instance_storage.py` checks that it stores what
+Dagster's own class stores, and fingerprints the Dagster code it stands in for.
+
+Private Dagster names, and why: no public API lets a storage reuse connections or store a
+batch of events in one transaction, so this extends the internal `SqliteEventLogStorage`
+and its helpers. dagster-io/dagster#33832 (batch-write planned events, open) would cover
+the batch part; no Dagster issue asks for pooled SQLite connections (the cost is the one
+sqlalchemy/sqlalchemy#7490 describes for NullPool).
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import os
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from itertools import groupby
 from typing import Any
 
 from dagster import EventLogEntry, Field, StringSource
@@ -46,6 +55,10 @@ def _relaxed_sync(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _is_asset_event(event: EventLogEntry) -> bool:
+    return event.is_dagster_event and event.dagster_event_type in ASSET_EVENTS
 
 
 class PooledSqliteEventLogStorage(SqliteEventLogStorage):
@@ -97,28 +110,30 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
                 yield conn
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
-        """Store a batch of one run's asset events in one transaction per database.
+        """Store a batch of one run's events, its asset events in one transaction per
+        database.
 
         Dagster batches the planned events it logs when a run is created (one per asset
-        and partition: 900 for the large profile's full sync); stored one by one they took
-        seconds before the run could start. The rows are the ones `store_event` writes.
-        Other batches are stored event by event, as Dagster does. Dagster batches only
-        when `DAGSTER_EVENT_BATCH_SIZE` is set; `testio-assets` sets it for itself and for
-        the `dagster dev` it starts (`cli.enable_event_batches`).
+        and partition: 900 for the large profile's full sync, followed by one per check);
+        stored one by one they took seconds before the run could start. Each stretch of
+        asset events is stored here with the rows `store_event` writes; other events go
+        through Dagster's own path; the batch's order is kept. Dagster batches only when
+        `DAGSTER_EVENT_BATCH_SIZE` is set; `testio-assets` sets it for itself and for the
+        `dg dev` it starts (`cli.enable_event_batches`).
         """
-        run_ids = {event.run_id for event in events}
-        ours = [e for e in events if e.is_dagster_event and e.dagster_event_type in ASSET_EVENTS]
-        if len(run_ids) != 1 or not ours:
+        if len({event.run_id for event in events}) != 1:
             super().store_event_batch(events)
             return
-        if len(ours) < len(events):
-            # Planned check evaluations come in the same batch (one per check, whatever the
-            # number of partitions): Dagster's own path stores those few.
-            planned_checks = {id(e) for e in events} - {id(e) for e in ours}
-            super().store_event_batch([e for e in events if id(e) in planned_checks])
-            events = ours
+        for is_asset_event, stretch in groupby(events, key=_is_asset_event):
+            if is_asset_event:
+                self._store_asset_events(list(stretch))
+            else:
+                super().store_event_batch(list(stretch))
+
+    def _store_asset_events(self, events: list[EventLogEntry]) -> None:
+        """Asset events of one run, in one transaction per database."""
         statements = [self.prepare_insert_event(event) for event in events]
-        with self.run_connection(run_ids.pop()) as conn:
+        with self.run_connection(events[0].run_id) as conn:
             for statement in statements:
                 conn.execute(statement)
         # Each event overwrites its asset's summary row in the index; when the batch is of

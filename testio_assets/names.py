@@ -20,3 +20,7 @@ QUALITY_BY_MONTH = "quality_by_month"
 PRODUCT_QUALITY_SUMMARY = "product_quality_summary"
 ANALYTICS = (FEATURE_QUALITY, TESTER_ACTIVITY, QUALITY_BY_MONTH, PRODUCT_QUALITY_SUMMARY)
 ANALYTICS_GROUP = "analytics"
+
+# The concurrency pool of every step that writes DuckDB (one writer process at a time);
+# its limit is in the instance settings (dagster_home/dagster.yaml).
+DUCKDB_POOL = "duckdb"

@@ -30,7 +30,15 @@ ALLOWED: dict[str, set[str]] = {
     "checks": {"store"},
     "sync": {"api", "store", "checks"},
     "automation": {"api", "store", "sync"},
-    "assets": {"api", "store", "sync", "checks", "automation.partitions"},
+    # Assets address partitions, and record which process runs a DuckDB step.
+    "assets": {
+        "api",
+        "store",
+        "sync",
+        "checks",
+        "automation.partitions",
+        "automation.orphan_runs",
+    },
     "simulator": {"api.client"},
 }
 

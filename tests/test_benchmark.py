@@ -57,6 +57,8 @@ def test_the_reduced_benchmark_prints_its_table(
         "3. stale-features sensor tick",
         "4. DuckDB load rate",
         "5. peak RSS",
+        "6. DuckDB file",
+        "7. Dagster event log",
     ):
         assert label in out
     assert out.startswith("profile demo (seed 7): 7 products")
@@ -66,3 +68,8 @@ def test_the_reduced_benchmark_prints_its_table(
     assert figures["refresh_requests"] <= figures["refresh_allowed"]
     assert figures["refresh_requests"] < figures["cold_requests"]
     assert figures["peak_rss_mib"] > 0 and figures["bug_rows_per_s"] > 0
+    # A refresh and a features refresh each store events; a day is 96 + 24 of them.
+    assert figures["events_per_refresh"] > 0 and figures["events_per_features_refresh"] > 0
+    assert figures["events_per_day"] == (
+        96 * figures["events_per_refresh"] + 24 * figures["events_per_features_refresh"]
+    )

@@ -94,13 +94,26 @@ def test_sigkill_in_the_middle_of_writes_leaves_each_partition_old_or_new_never_
 
 
 @pytest.mark.slow
-def test_overlapping_runs_on_one_duckdb_file_never_fail_on_the_lock(tmp_path: Path) -> None:
+@pytest.mark.parametrize("storage", ["sqlite", "postgres"])
+def test_overlapping_runs_on_one_duckdb_file_never_fail_on_the_lock(
+    tmp_path: Path, storage: str, request: pytest.FixtureRequest
+) -> None:
+    """Three syncs at once on one DuckDB file: with SQLite, each in an instance of its own
+    (so they collide on the file and wait); with PostgreSQL, all in one shared instance
+    (so their DuckDB steps take turns through the `duckdb` pool)."""
+    shared = {}
+    if storage == "postgres":
+        from tests.conftest import postgres_database
+
+        shared["TESTIO_DAGSTER_POSTGRES_URL"] = postgres_database(request)
     with SimulatorServer("small", seed=4, latency_ms=3) as server:
         db = tmp_path / "testio.duckdb"
         products = [str(p.id) for p in server.account.active_products()]
         runs = [
             _sync_process(
-                process_env(tmp_path, f"home{index}", db=db, server=server), tmp_path, *args
+                process_env(tmp_path, f"home{index}", db=db, server=server, **shared),
+                tmp_path,
+                *args,
             )
             for index, args in enumerate(
                 [
@@ -115,8 +128,9 @@ def test_overlapping_runs_on_one_duckdb_file_never_fail_on_the_lock(tmp_path: Pa
     for run, (out, err) in zip(runs, outputs, strict=True):
         assert run.returncode == 0, f"{out}\n{err[-3000:]}"
         assert "Could not set lock" not in err
-    # The runs did collide on the file, and waited instead of failing.
-    assert any("for another process to release the database" in out for out, _ in outputs)
+    if storage == "sqlite":
+        # The runs did collide on the file, and waited instead of failing.
+        assert any("for another process to release the database" in out for out, _ in outputs)
     assert query(db, "SELECT count(*) FROM tests")[0][0] == truth["tests"]
     assert query(db, "SELECT count(*) FROM bugs")[0][0] == truth["bugs"]
     assert query(db, "SELECT count(*) FROM features")[0][0] == truth["features"]
@@ -246,6 +260,44 @@ def test_a_bad_setting_fails_the_code_location_at_load_time(tmp_path: Path) -> N
     assert cli.stderr.strip() == (
         "testio-assets: bad setting: TESTIO_MAX_CONCURRENCY=0 is out of range: use 1..200"
     )
+
+
+@pytest.mark.parametrize("fault", ["wrong password", "no server", "not a URL"])
+def test_a_bad_postgres_url_stops_the_cli_and_the_code_location_with_one_line(
+    tmp_path: Path, fault: str, request: pytest.FixtureRequest
+) -> None:
+    from tests.conftest import postgres_database
+
+    good = postgres_database(request)
+    secret = good.split(":")[2].split("@")[0]
+    url = {
+        "wrong password": good.replace(f":{secret}@", ":not-the-password@"),
+        "no server": f"postgresql://dagster:{secret}@127.0.0.1:1/dagster",
+        "not a URL": f"mysql://dagster:{secret}@127.0.0.1/dagster",
+    }[fault]
+    env = process_env(tmp_path, TESTIO_DAGSTER_POSTGRES_URL=url)
+    cli = run_cli(["testio-assets", "sync"], env, tmp_path, timeout=120)
+    assert cli.returncode == 2
+    line = cli.stderr.strip()
+    assert "\n" not in line and line.startswith(
+        "testio-assets: bad setting: TESTIO_DAGSTER_POSTGRES_URL="
+    )
+    reason = {
+        "wrong password": "password authentication failed",
+        "no server": "Connection refused",
+        "not a URL": "is not a postgresql:// URL",
+    }[fault]
+    assert reason in line and "127.0.0.1" in line
+    location = run_cli(
+        ["dagster", "definitions", "validate", "-w", str(ROOT / "workspace.yaml")],
+        env,
+        ROOT,
+        timeout=120,
+    )
+    assert location.returncode != 0
+    assert reason in location.stdout + location.stderr
+    for output in (cli.stdout, cli.stderr, location.stdout, location.stderr):
+        assert secret not in output and "not-the-password" not in output
 
 
 # -- security ---------------------------------------------------------------------------------

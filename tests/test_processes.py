@@ -74,13 +74,74 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_dagster_dev_ticks_sensors_fills_tables_and_stops_cleanly(tmp_path: Path) -> None:
+BACKFILL = """
+mutation($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+  }
+}"""
+
+BACKFILL_STATUS = """
+query($id: String!) {
+  partitionBackfillOrError(backfillId: $id) {
+    ... on PartitionBackfill { status runs: runs(limit: 10) { runId status tags { key value } } }
+  }
+}"""
+
+
+def graphql(port: int, query: str, variables: dict) -> dict:
+    answer = httpx.post(
+        f"http://127.0.0.1:{port}/graphql",
+        json={"query": query, "variables": variables},
+        timeout=30,
+    )
+    answer.raise_for_status()
+    body = answer.json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
+def backfill_through_the_daemon(port: int, partitions: list[str], timeout: float) -> dict:
+    """A backfill of `tests` and `bugs` over `partitions`, launched as from the UI, run by
+    the daemon; returns the finished backfill."""
+    params = {
+        "partitionNames": partitions,
+        "assetSelection": [{"path": ["tests"]}, {"path": ["bugs"]}],
+    }
+    launched = graphql(port, BACKFILL, {"params": params})["launchPartitionBackfill"]
+    assert launched["__typename"] == "LaunchBackfillSuccess", launched
+    deadline = time.monotonic() + timeout
+    while True:
+        found = graphql(port, BACKFILL_STATUS, {"id": launched["backfillId"]})
+        backfill = found["partitionBackfillOrError"]
+        if backfill["status"] not in ("REQUESTED", "CANCELING", "FAILING"):
+            return backfill
+        assert time.monotonic() < deadline, f"backfill still {backfill['status']}"
+        time.sleep(2)
+
+
+@pytest.mark.parametrize(
+    ("command", "storage"),
+    [("dg dev", "sqlite"), ("dg dev", "postgres"), ("dagster dev", "sqlite")],
+)
+def test_dagster_dev_ticks_sensors_fills_tables_backfills_and_stops_cleanly(
+    tmp_path: Path, command: str, storage: str, request: pytest.FixtureRequest
+) -> None:
+    """`dg dev` (the quick start's) with either storage, and `dagster dev -w workspace.yaml`
+    for those who keep using it."""
     port = free_port()
-    env = process_env(tmp_path)
+    extra = {}
+    if storage == "postgres":
+        from tests.conftest import postgres_database
+
+        extra["TESTIO_DAGSTER_POSTGRES_URL"] = postgres_database(request)
+    env = process_env(tmp_path, **extra)
     log = (tmp_path / "dagster-dev.log").open("w")
     process = subprocess.Popen(
         [
-            str(BIN / "dagster"),
+            str(BIN / command.split()[0]),
             "dev",
             "-w",
             str(ROOT / "workspace.yaml"),
@@ -140,6 +201,13 @@ def test_dagster_dev_ticks_sensors_fills_tables_and_stops_cleanly(tmp_path: Path
         ticked = dict(line.split() for line in ticks.stdout.splitlines() if line.strip())
         assert int(ticked.get("product_discovery_sensor", 0)) >= 1, ticks.stdout + ticks.stderr
         assert int(ticked.get("stale_features_sensor", 0)) >= 1, ticks.stdout + ticks.stderr
+        # A multi-partition backfill, as from the UI: one run (single-run backfill policy).
+        backfill = backfill_through_the_daemon(port, ["1001", "1002", "1003"], timeout=180)
+        assert backfill["status"] == "COMPLETED_SUCCESS", backfill
+        (run,) = backfill["runs"]
+        tags = {tag["key"]: tag["value"] for tag in run["tags"]}
+        assert (tags["dagster/asset_partition_range_start"],
+                tags["dagster/asset_partition_range_end"]) == ("1001", "1003")  # fmt: skip
     finally:
         os.killpg(process.pid, signal.SIGINT)
         try:
@@ -148,4 +216,7 @@ def test_dagster_dev_ticks_sensors_fills_tables_and_stops_cleanly(tmp_path: Path
             os.killpg(process.pid, signal.SIGKILL)
             raise
         log.close()
-    assert code in (0, -signal.SIGINT, 130), (tmp_path / "dagster-dev.log").read_text()[-3000:]
+    output = (tmp_path / "dagster-dev.log").read_text()
+    assert code in (0, -signal.SIGINT, 130), output[-3000:]
+    if command == "dg dev":  # the quick start's command prints no deprecation warning
+        assert "SupersessionWarning" not in output and "DeprecationWarning" not in output

@@ -29,11 +29,13 @@ from dagster import (
 from testio_assets.assets.analytics_preview import metadata_by_product
 from testio_assets.assets.analytics_text import DESCRIPTIONS
 from testio_assets.assets.metadata import OWNERS
+from testio_assets.automation.orphan_runs import record_process
 from testio_assets.automation.partitions import product_partitions
 from testio_assets.names import (
     ANALYTICS,
     ANALYTICS_GROUP,
     BUGS,
+    DUCKDB_POOL,
     FEATURE_QUALITY,
     FEATURES,
     PRODUCT_QUALITY_SUMMARY,
@@ -83,11 +85,13 @@ def build_analytics_asset(health: HealthThresholds) -> AssetsDefinition:
         partitions_def=product_partitions,
         backfill_policy=BackfillPolicy.single_run(),
         can_subset=True,
+        pool=DUCKDB_POOL,
         description="Rebuilds the analytics tables of one or many products at once.",
     )
     def analytics(
         context: AssetExecutionContext, store: DuckDBStore
     ) -> Iterator[AssetMaterialization]:
+        record_process(context.instance, context.run_id)
         product_ids = [int(key) for key in context.partition_keys]
         tables = [name for name in ANALYTICS if AssetKey(name) in context.selected_asset_keys]
         summary = []

@@ -41,11 +41,20 @@ from testio_assets.assets.metadata import (
     report_metadata,
     table_metadata,
 )
+from testio_assets.automation.orphan_runs import record_process
 from testio_assets.automation.partitions import product_partitions
 from testio_assets.checks.definitions import CheckOutcome
 from testio_assets.checks.run import CheckPlan
 from testio_assets.gc_tuning import relaxed_gc
-from testio_assets.names import BUGS, FEATURES, PER_PRODUCT, PRODUCTS, TESTS, USERS
+from testio_assets.names import (
+    BUGS,
+    DUCKDB_POOL,
+    FEATURES,
+    PER_PRODUCT,
+    PRODUCTS,
+    TESTS,
+    USERS,
+)
 from testio_assets.store.database import DuckDBStore
 from testio_assets.sync.background import BackgroundSync
 from testio_assets.sync.engine import SyncPlan, sync_product_partitions
@@ -106,6 +115,7 @@ def build_product_data_asset(feature_ttl_seconds: int) -> AssetsDefinition:
         partitions_def=product_partitions,
         backfill_policy=BackfillPolicy.single_run(),
         can_subset=True,
+        pool=DUCKDB_POOL,
         description="Syncs tests, bugs, features and users for one or many products at once.",
     )
     def product_data(
@@ -164,6 +174,7 @@ def _sync_step(
     ttl: timedelta,
 ) -> Iterator[AssetMaterialization | AssetCheckEvaluation]:
     """The step: plan from the run's partitions and selection, sync, report as it goes."""
+    record_process(context.instance, context.run_id)
     now = datetime.now(UTC)
     plan = SyncPlan(
         product_ids=[int(key) for key in context.partition_keys],

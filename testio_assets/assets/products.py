@@ -19,7 +19,8 @@ from testio_assets.api.errors import TokenRefusedError
 from testio_assets.assets.checks import check_specs, result, wanted_checks
 from testio_assets.assets.descriptions import DESCRIPTIONS
 from testio_assets.assets.metadata import GROUP, KINDS, OWNERS, report_metadata, table_metadata
-from testio_assets.names import PRODUCTS
+from testio_assets.automation.orphan_runs import record_process
+from testio_assets.names import DUCKDB_POOL, PRODUCTS
 from testio_assets.store.database import DuckDBStore
 from testio_assets.sync.products import check_catalogue, sync_products
 
@@ -39,10 +40,12 @@ from testio_assets.sync.products import check_catalogue, sync_products
     ],
     check_specs=check_specs([PRODUCTS]),
     can_subset=True,
+    pool=DUCKDB_POOL,
 )
 def products(
     context: AssetExecutionContext, testio: TestIOClient, store: DuckDBStore
 ) -> Iterator[MaterializeResult | AssetCheckResult]:
+    record_process(context.instance, context.run_id)
     wanted = wanted_checks(context.selected_asset_check_keys).get(PRODUCTS, frozenset())
     now = datetime.now(UTC)
     try:

@@ -1,0 +1,161 @@
+"""deploy/: every file docs/deploy.md shows is loaded here, as far as this machine allows
+(no Docker daemon: the image is not built, its parts are checked one by one)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from dagster import DagsterInstance, QueuedRunCoordinator
+
+from testio_assets.project_storage import storage_kind
+from tests.pipeline_helpers import BIN, ROOT
+
+DEPLOY = ROOT / "deploy"
+
+
+def compose() -> dict[str, Any]:
+    return yaml.safe_load((DEPLOY / "docker-compose.yaml").read_text())
+
+
+def instance_settings() -> dict[str, Any]:
+    return yaml.safe_load((DEPLOY / "dagster.yaml").read_text())
+
+
+def dockerfile() -> list[str]:
+    """The Dockerfile's instructions, continuation lines joined."""
+    text = (DEPLOY / "Dockerfile").read_text().replace("\\\n", " ")
+    return [line.strip() for line in text.splitlines() if line.strip() and line[0] != "#"]
+
+
+def test_the_container_instance_settings_load_with_postgres_the_queue_and_docker_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    from dagster_docker import DockerRunLauncher
+
+    from tests.conftest import postgres_database
+
+    shutil.copy(DEPLOY / "dagster.yaml", tmp_path / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    monkeypatch.setenv("TESTIO_DAGSTER_POSTGRES_URL", postgres_database(request))
+    with DagsterInstance.get() as instance:
+        assert storage_kind(instance) == "postgres"
+        assert isinstance(instance.run_coordinator, QueuedRunCoordinator)
+        launcher = instance.run_launcher
+        assert isinstance(launcher, DockerRunLauncher)
+        assert launcher.networks == ["testio-assets"]
+        assert launcher.container_kwargs == {"volumes": ["testio-duckdb:/data"]}
+        assert instance.run_monitoring_enabled
+        config = instance.get_concurrency_config()
+        assert config.pool_config.default_pool_limit == 1
+        # Slots are shared through PostgreSQL by every container.
+        assert instance.event_log_storage.supports_global_concurrency_limits
+
+
+def test_the_same_limits_as_one_machine() -> None:
+    local = yaml.safe_load((ROOT / "dagster_home" / "dagster.yaml").read_text())
+    assert instance_settings()["concurrency"] == local["concurrency"]
+    assert instance_settings()["storage"] == local["storage"]
+
+
+def test_compose_serves_only_loopback_and_keeps_secrets_out() -> None:
+    services = compose()["services"]
+    assert set(services) == {"postgres", "code", "webserver", "daemon"}
+    for name, service in services.items():
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} beyond loopback"
+    text = (DEPLOY / "docker-compose.yaml").read_text()
+    # Passwords and the token only ever come from the environment.
+    assert re.findall(r"POSTGRES_PASSWORD: (.+)", text) == [
+        "${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD}"
+    ]
+    assert ":${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD}@" in text
+    assert "TESTIO_API_TOKEN: ${TESTIO_API_TOKEN:-}" in text
+
+
+def test_every_container_that_loads_the_instance_gets_what_it_needs() -> None:
+    services = compose()["services"]
+    launcher = instance_settings()["run_launcher"]["config"]
+    for name in ("code", "webserver", "daemon"):
+        env = services[name]["environment"]
+        assert env["TESTIO_DAGSTER_POSTGRES_URL"].startswith("postgresql://dagster:")
+        assert "@postgres:5432/dagster" in env["TESTIO_DAGSTER_POSTGRES_URL"]
+        assert services[name]["image"] == env["DAGSTER_CURRENT_IMAGE"]
+        assert services[name]["networks"] == [launcher["network"]]
+    # The launcher passes these from the daemon to each run: unset ones would fail runs.
+    assert set(launcher["env_vars"]) <= set(services["daemon"]["environment"])
+    assert "/var/run/docker.sock:/var/run/docker.sock" in services["daemon"]["volumes"]
+
+
+def test_the_duckdb_volume_is_the_same_for_the_code_location_and_the_runs() -> None:
+    top = compose()
+    volume = top["volumes"]["testio-duckdb"]["name"]
+    mount = f"{volume}:/data"
+    assert mount in top["services"]["code"]["volumes"]
+    assert instance_settings()["run_launcher"]["config"]["container_kwargs"]["volumes"] == [mount]
+    assert top["networks"]["testio-assets"]["name"] == "testio-assets"
+    env = top["services"]["code"]["environment"]
+    assert env["TESTIO_DUCKDB_PATH"].startswith("/data/")
+
+
+def test_the_dockerfile_builds_a_non_root_image_from_the_pinned_tree() -> None:
+    lines = dockerfile()
+    assert lines[0] == "FROM python:3.11-slim"
+    install = next(i for i, line in enumerate(lines) if line.startswith("RUN pip install"))
+    assert "-c constraints.txt" in lines[install] and '".[deploy]"' in lines[install]
+    user = next(i for i, line in enumerate(lines) if line.startswith("USER "))
+    assert user > install and lines[user].split()[1] not in ("root", "0")
+    for line in lines:
+        if line.startswith("COPY"):
+            *sources, _ = line.split()[1:]
+            for source in sources:
+                assert (ROOT / source).exists(), f"COPY {source}: no such path"
+    workspace = yaml.safe_load((DEPLOY / "workspace.yaml").read_text())
+    server = workspace["load_from"][0]["grpc_server"]
+    assert server["host"] in compose()["services"]
+    assert f"EXPOSE {server['port']}" in lines
+    assert lines[-1].startswith('CMD ["dagster", "code-server", "start"')
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_the_images_command_serves_the_code_location(tmp_path: Path) -> None:
+    """The Dockerfile's CMD, run here on loopback, answers Dagster's health check."""
+    command = yaml.safe_load(dockerfile()[-1].removeprefix("CMD "))
+    port = _free_port()
+    command[command.index("-h") + 1] = "127.0.0.1"
+    command[command.index("-p") + 1] = str(port)
+    server = subprocess.Popen(
+        [str(BIN / command[0]), *command[1:]],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            check = subprocess.run(
+                [str(BIN / "dagster"), "api", "grpc-health-check", "-p", str(port)],
+                capture_output=True,
+                text=True,
+            )
+            if check.returncode == 0:
+                break
+            assert server.poll() is None, "the code server exited"
+            assert time.monotonic() < deadline, check.stdout + check.stderr
+            time.sleep(1)
+    finally:
+        server.terminate()
+        server.wait(30)

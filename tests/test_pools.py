@@ -1,0 +1,141 @@
+"""The `duckdb` concurrency pool: declared by every DuckDB writer, limited by the shipped
+instance settings, and never left claimed by a killed run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
+
+from testio_assets.automation.orphan_runs import (
+    HOST_TAG,
+    PROCESS_TAG,
+    reap_orphaned_runs,
+    this_process,
+)
+from testio_assets.definitions import build_definitions
+from testio_assets.names import DUCKDB_POOL
+from testio_assets.settings import Settings
+from testio_assets.simulator.server import SimulatorServer
+from tests.pipeline_helpers import BIN, process_env, query
+
+
+def test_every_duckdb_writer_declares_the_pool() -> None:
+    defs = build_definitions(Settings())
+    writers = {
+        node.op.name: node.op.pool
+        for node in (defs.assets or [])
+        if hasattr(node, "op")  # every asset of ours is a multi-asset
+    }
+    assert writers == {"products": DUCKDB_POOL, "product_data": DUCKDB_POOL,
+                       "analytics": DUCKDB_POOL}  # fmt: skip
+
+
+def test_the_shipped_settings_allow_one_duckdb_step_at_a_time(
+    project_instance: DagsterInstance,
+) -> None:
+    config = project_instance.get_concurrency_config()
+    assert config.pool_config.default_pool_limit == 1
+    assert config.run_queue_config is not None
+    assert config.run_queue_config.max_concurrent_runs == 3
+
+
+def claimed(instance: DagsterInstance) -> int:
+    return len(instance.event_log_storage.get_concurrency_info(DUCKDB_POOL).claimed_slots)
+
+
+@pytest.mark.slow
+def test_a_killed_sync_gives_its_pool_slot_back_and_the_next_sync_completes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with SimulatorServer("small", seed=5, latency_ms=40) as server:
+        env = process_env(tmp_path, server=server)
+        monkeypatch.setenv("DAGSTER_HOME", env["DAGSTER_HOME"])
+        victim = subprocess.Popen(
+            [str(BIN / "testio-assets"), "sync", "--no-analytics"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            with DagsterInstance.get() as instance:
+                deadline = time.monotonic() + 120
+                while claimed(instance) == 0 or not _tagged_run(instance):
+                    assert victim.poll() is None, "the sync ended before it could be killed"
+                    assert time.monotonic() < deadline, "no step ever claimed the pool"
+                    time.sleep(0.1)
+                victim.send_signal(signal.SIGKILL)
+                victim.wait(30)
+                orphan = _tagged_run(instance)
+                assert orphan is not None and claimed(instance) == 1  # the slot is stuck
+        finally:
+            if victim.poll() is None:
+                victim.kill()
+        # Without the reaper this sync would wait for the slot forever (the timeout fails it).
+        resumed = subprocess.run(
+            [str(BIN / "testio-assets"), "sync"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr[-3000:]
+        with DagsterInstance.get() as instance:
+            run = instance.get_run_by_id(orphan)
+            assert run is not None and run.status == DagsterRunStatus.FAILURE
+            assert claimed(instance) == 0
+            assert reap_orphaned_runs(instance) == []  # nothing left to reap
+        truth = server.account.counts()
+    assert query(tmp_path / "testio.duckdb", "SELECT count(*) FROM bugs")[0][0] == truth["bugs"]
+
+
+def _tagged_run(instance: DagsterInstance) -> str | None:
+    """The in-flight run whose DuckDB step has recorded its process, if any."""
+    records = instance.get_run_records(RunsFilter(statuses=[DagsterRunStatus.STARTED]))
+    for record in records:
+        if PROCESS_TAG in record.dagster_run.tags:
+            return record.dagster_run.run_id
+    return None
+
+
+def test_the_reaper_fails_only_runs_whose_process_is_gone(
+    project_instance: DagsterInstance,
+) -> None:
+    instance = project_instance
+    me = this_process()
+    gone = {**me, PROCESS_TAG: "999999999:1"}  # no such process
+    reused = {**me, PROCESS_TAG: f"{os.getpid()}:1"}  # this pid, another start time
+    other_host = {HOST_TAG: "another-host", PROCESS_TAG: "999999999:1"}
+    ids = {}
+    for name, tags in [("me", me), ("gone", gone), ("reused", reused), ("other", other_host)]:
+        ids[name] = str(uuid.uuid4())
+        instance.add_run(
+            DagsterRun(
+                job_name="__ASSET_JOB",
+                run_id=ids[name],
+                status=DagsterRunStatus.STARTED,
+                tags=tags,
+            )
+        )
+    storage = instance.event_log_storage
+    storage.initialize_concurrency_limit_to_default(DUCKDB_POOL)  # as a step does first
+    claim = storage.claim_concurrency_slot(DUCKDB_POOL, ids["gone"], "product_data")
+    assert claim.is_claimed and claimed(instance) == 1
+    assert sorted(reap_orphaned_runs(instance)) == sorted([ids["gone"], ids["reused"]])
+    assert claimed(instance) == 0
+    status = {name: instance.get_run_by_id(run_id).status for name, run_id in ids.items()}
+    assert status == {
+        "me": DagsterRunStatus.STARTED,
+        "gone": DagsterRunStatus.FAILURE,
+        "reused": DagsterRunStatus.FAILURE,
+        "other": DagsterRunStatus.STARTED,  # left to Dagster's run monitoring
+    }
+    assert reap_orphaned_runs(instance) == []
