@@ -8,6 +8,7 @@ from testio_assets.assets.analytics import build_analytics_asset, build_analytic
 from testio_assets.assets.product_data import build_product_data_asset
 from testio_assets.assets.products import products
 from testio_assets.automation.orphan_runs import build_orphaned_runs_sensor
+from testio_assets.automation.run_history import build_run_history_sensor
 from testio_assets.automation.schedules import build_refresh_schedule
 from testio_assets.automation.sensors import (
     build_product_discovery_sensor,
@@ -36,6 +37,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
             build_product_discovery_sensor(),
             build_analytics_sensor(),
             build_orphaned_runs_sensor(),
+            build_run_history_sensor(settings.run_history_days),
         ],
         schedules=[build_refresh_schedule(settings.refresh_cron)],
         resources=build_resources(settings),

@@ -47,6 +47,8 @@ class Settings(BaseModel):
     sensor_max_partitions: int = Field(
         default=50, ge=1, le=100_000, alias="TESTIO_SENSOR_MAX_PARTITIONS"
     )
+    # Finished runs older than this are deleted (automation/run_history.py); 0 keeps all.
+    run_history_days: int = Field(default=7, ge=0, le=3650, alias="TESTIO_RUN_HISTORY_DAYS")
     # A product's health (analytics.product_quality_summary): warning or critical once a
     # rate reaches its threshold. Rates are fractions (0.2 = 20 %).
     health_rejection_warning: float = Field(
