@@ -17,11 +17,14 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-
-from dagster import DagsterInstance
+from typing import TYPE_CHECKING
 
 from testio_assets.throwaway_postgres import ThrowawayPostgres, throwaway_postgres
 
+if TYPE_CHECKING:
+    from dagster import DagsterInstance
+
+# Cheap to import (no Dagster): the command line offers these as choices.
 INSTANCES = ("sqlite", "pooled", "postgres", "postgres-stock")
 TEMPLATE = Path(__file__).resolve().parents[1] / "dagster_home" / "dagster.yaml"
 
@@ -58,6 +61,8 @@ class BenchInstance:
 def instance_of(env: dict[str, str]) -> Iterator[DagsterInstance]:
     """The instance that `env` (from `BenchInstance.prepare`) names, opened in this
     process; the process's environment is restored after."""
+    from dagster import DagsterInstance
+
     saved = {name: os.environ.get(name) for name in env}
     os.environ.update(env)
     try:

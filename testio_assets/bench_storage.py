@@ -13,7 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+from testio_assets.bench_instance import instance_of
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance
 
 REFRESHES_PER_DAY = 24 * 60 // 15
 FEATURE_REFRESHES_PER_DAY = 24
@@ -32,8 +37,6 @@ def footprint(env: dict[str, str]) -> Footprint:
     """The event-log rows of the instance that `env` names (DAGSTER_HOME, maybe a
     PostgreSQL URL), read through Dagster, and its size on disk when it is SQLite files
     (bytes 0 for PostgreSQL: the server's files are shared with other databases)."""
-    from testio_assets.bench_instance import instance_of
-
     with instance_of(env) as instance:
         rows = sum(_events_of(instance, r.dagster_run.run_id) for r in instance.get_run_records())
     if env.get("TESTIO_DAGSTER_POSTGRES_URL"):
@@ -44,7 +47,7 @@ def footprint(env: dict[str, str]) -> Footprint:
     return Footprint(rows, sum(p.stat().st_size for p in files))
 
 
-def _events_of(instance: Any, run_id: str) -> int:
+def _events_of(instance: DagsterInstance, run_id: str) -> int:
     count, cursor = 0, None
     while True:
         page = instance.get_records_for_run(run_id, cursor=cursor, limit=10_000)

@@ -32,6 +32,7 @@ from testio_assets.bench_baselines import bare_client, needed_for_refresh, neede
 from testio_assets.bench_instance import BenchInstance, bench_instance
 from testio_assets.bench_report import render
 from testio_assets.bench_storage import footprint, per_day
+from testio_assets.ports import free_loopback_port
 from testio_assets.simulator.data import SimulatedAccount
 from testio_assets.simulator.profiles import profile_for
 from testio_assets.simulator.server import DEFAULT_TOKEN
@@ -56,7 +57,7 @@ class ServedSimulator:
     """`testio-assets simulator` in a child process."""
 
     def __init__(self, options: BenchOptions) -> None:
-        self.port = _free_port()
+        self.port = free_loopback_port()
         self.process = subprocess.Popen(
             [
                 str(BIN / "testio-assets"),
@@ -95,14 +96,6 @@ class ServedSimulator:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(30)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def run_sync(
@@ -250,6 +243,7 @@ def run_benchmark(options: BenchOptions) -> dict[str, float]:
         simulator.stop()
     timings = _timings(cold_output)
     wall = f["cold_wall_s"]
+    rss_kib = f.pop("peak_rss_kib")
     figures = {
         **f,
         "checks_share": (wall - f["cold_wall_without_checks_s"]) / wall,
@@ -258,10 +252,9 @@ def run_benchmark(options: BenchOptions) -> dict[str, float]:
         "wall_over_lower_bound": wall / lower_bound,
         "wall_over_floor": wall / f["floor_s"],
         "refresh_allowed": needed_for_refresh(account, options.page_size, options.bug_batch_size),
-        "peak_rss_mib": timings.get("peak RSS (MiB)", f.pop("peak_rss_kib") / 1024),
+        "peak_rss_mib": timings.get("peak RSS (MiB)", rss_kib / 1024),
         "worker_rss_mib": timings.get("worker RSS (MiB)", 0.0),
     }
-    figures.pop("peak_rss_kib", None)
     print(render(figures, needed, options, timings))
     print("BENCH_JSON " + json.dumps({k: round(v, 4) for k, v in figures.items()}))
     return figures

@@ -233,6 +233,8 @@ def _add_on_demand_commands(sub: Any) -> None:
 
 
 def _add_bench_command(sub: Any) -> None:
+    from testio_assets.bench_instance import INSTANCES
+
     bench = sub.add_parser("bench", help="benchmark a full sync against the simulator")
     bench.add_argument("--profile", default="large", help="demo | small | large | scattered")
     bench.add_argument("--products", type=int, help="the profile's shape with N products")
@@ -243,7 +245,7 @@ def _add_bench_command(sub: Any) -> None:
     bench.add_argument(
         "--instance",
         default="pooled",
-        choices=["sqlite", "pooled", "postgres", "postgres-stock"],
+        choices=INSTANCES,
         help="the Dagster instance the runs record into (postgres: a throwaway local server)",
     )
     bench.set_defaults(func=cmd_bench)

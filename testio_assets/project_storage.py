@@ -119,12 +119,13 @@ def open_instance() -> DagsterInstance:
     """
     wanted = "postgres" if load_settings().dagster_postgres_url else "sqlite"
     instance = DagsterInstance.get()
-    if storage_kind(instance) != wanted:
+    found = storage_kind(instance)
+    if found != wanted:
         config = os.path.join(os.environ.get("DAGSTER_HOME", ""), "dagster.yaml")
         instance.dispose()
         raise SettingsError(
             f"TESTIO_DAGSTER_POSTGRES_URL is {'set' if wanted == 'postgres' else 'empty'}, "
-            f"but {config} configures {storage_kind(instance)} storage of its own: use the "
+            f"but {config} configures {found} storage of its own: use the "
             "project's storage section (dagster_home/dagster.yaml) there"
         )
     return instance

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
 
 from testio_assets.simulator.profiles import PROFILES
 
@@ -144,10 +145,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 def _explain(error: Mapping[str, Any], given: Mapping[str, str]) -> str:
     """One line naming the variable, its value and what is wrong with it."""
     name = str(error["loc"][0])
-    raw = shown(name, given.get(name, ""))
+    field = next(f for f in Settings.model_fields.values() if f.alias == name)
+    raw = _shown(field, given.get(name, ""))
     kind = error["type"]
     context = error.get("ctx", {})
-    field = next(f for f in Settings.model_fields.values() if f.alias == name)
     if kind == "int_parsing":
         return f"{name}={raw!r} is not a whole number"
     if kind == "float_parsing":
@@ -164,10 +165,9 @@ def _explain(error: Mapping[str, Any], given: Mapping[str, str]) -> str:
     return f"{name}={raw!r}: {error['msg']}"
 
 
-def shown(name: str, value: str) -> str:
+def _shown(field: FieldInfo, value: str) -> str:
     """`value` as it may appear in a message: secrets hidden, a URL's password masked."""
-    field = next((f for f in Settings.model_fields.values() if f.alias == name), None)
-    if field is None or field.repr:
+    if field.repr:
         return value
     if "://" in value:
         return redact_url(value)

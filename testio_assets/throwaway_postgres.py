@@ -13,13 +13,14 @@ import glob
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from testio_assets.ports import free_loopback_port
 
 USER = "testio"
 
@@ -70,12 +71,6 @@ def server_bin_dir() -> Path:
     return Path(found[-1]).parent
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def throwaway_postgres() -> Iterator[ThrowawayPostgres]:
     """Start a new cluster; stop it and delete its files on exit."""
@@ -89,7 +84,7 @@ def throwaway_postgres() -> Iterator[ThrowawayPostgres]:
     if run_as:
         shutil.chown(root, "postgres")
         shutil.chown(pwfile, "postgres")
-    port = _free_port()
+    port = free_loopback_port()
     pg_ctl = [*run_as, str(bin_dir / "pg_ctl"), "-D", str(data), "-s"]
     try:
         initdb = [str(bin_dir / "initdb"), "-D", str(data), "-U", USER, "--pwfile", str(pwfile)]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 import yaml
 from dagster import DagsterInstance, QueuedRunCoordinator
 
+from testio_assets.ports import free_loopback_port
 from testio_assets.project_storage import storage_kind
 from tests.pipeline_helpers import BIN, ROOT
 
@@ -124,17 +124,11 @@ def test_the_dockerfile_builds_a_non_root_image_from_the_pinned_tree() -> None:
     assert lines[-1].startswith('CMD ["dagster", "code-server", "start"')
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_the_images_command_serves_the_code_location(tmp_path: Path) -> None:
     """The Dockerfile's CMD, run here on loopback, answers Dagster's health check."""
     command = yaml.safe_load(dockerfile()[-1].removeprefix("CMD "))
-    port = _free_port()
+    port = free_loopback_port()
     command[command.index("-h") + 1] = "127.0.0.1"
     command[command.index("-p") + 1] = str(port)
     server = subprocess.Popen(

@@ -244,15 +244,20 @@ def test_nonsense_settings_are_refused_naming_the_setting(
     assert message in str(caught.value)
 
 
-def test_a_bad_setting_fails_the_code_location_at_load_time(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TESTIO_")}
-    env.update(DAGSTER_HOME=str(tmp_path), TESTIO_MAX_CONCURRENCY="0")
-    result = run_cli(
+def load_code_location(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`dagster definitions validate` of the project's workspace in `env`."""
+    return run_cli(
         ["dagster", "definitions", "validate", "-w", str(ROOT / "workspace.yaml")],
         env,
         ROOT,
         timeout=120,
     )
+
+
+def test_a_bad_setting_fails_the_code_location_at_load_time(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TESTIO_")}
+    env.update(DAGSTER_HOME=str(tmp_path), TESTIO_MAX_CONCURRENCY="0")
+    result = load_code_location(env)
     assert result.returncode != 0
     assert "TESTIO_MAX_CONCURRENCY=0 is out of range" in result.stdout + result.stderr
     cli = run_cli(["testio-assets", "sync"], env, tmp_path, timeout=120)
@@ -288,12 +293,7 @@ def test_a_bad_postgres_url_stops_the_cli_and_the_code_location_with_one_line(
         "not a URL": "is not a postgresql:// URL",
     }[fault]
     assert reason in line and "127.0.0.1" in line
-    location = run_cli(
-        ["dagster", "definitions", "validate", "-w", str(ROOT / "workspace.yaml")],
-        env,
-        ROOT,
-        timeout=120,
-    )
+    location = load_code_location(env)
     assert location.returncode != 0
     assert reason in location.stdout + location.stderr
     for output in (cli.stdout, cli.stderr, location.stdout, location.stderr):

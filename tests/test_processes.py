@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -13,6 +12,7 @@ import duckdb
 import httpx
 import pytest
 
+from testio_assets.ports import free_loopback_port
 from tests.pipeline_helpers import BIN, ROOT, process_env
 
 pytestmark = pytest.mark.slow
@@ -66,12 +66,6 @@ def test_sensor_preview_requests_stale_and_skips_fresh_products(tmp_path: Path) 
     requested = output.split("requested: ", 2)[-1].splitlines()[0]
     assert sorted(requested.split(", ")) == ["1001", "1002", "1003", "1004", "1005"]
     assert "Sensor returning run requests" in output
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 BACKFILL = """
@@ -131,7 +125,7 @@ def test_dagster_dev_ticks_sensors_fills_tables_backfills_and_stops_cleanly(
 ) -> None:
     """`dg dev` (the quick start's) with either storage, and `dagster dev -w workspace.yaml`
     for those who keep using it."""
-    port = free_port()
+    port = free_loopback_port()
     extra = {}
     if storage == "postgres":
         from tests.conftest import postgres_database
