@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dagster import Definitions
+from dagster import Definitions, in_process_executor
 
 from testio_assets.assets.analytics import build_analytics_asset, build_analytics_sensor
 from testio_assets.assets.product_data import build_product_data_asset
@@ -34,13 +34,18 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
             build_stale_features_sensor(
                 settings.feature_ttl_seconds, settings.sensor_max_partitions
             ),
-            build_product_discovery_sensor(),
+            build_product_discovery_sensor(settings.discovery_interval_seconds),
             build_analytics_sensor(),
             build_orphaned_runs_sensor(),
             build_run_history_sensor(settings.run_history_days),
         ],
         schedules=[build_refresh_schedule(settings.refresh_cron)],
         resources=build_resources(settings),
+        # A run's steps in the run's own process. Every step writes DuckDB and the
+        # `duckdb` pool runs them one at a time anyway, so a process per step (Dagster's
+        # default) bought nothing and cost each run a second interpreter start: 2.4 s of
+        # a 5.2 s features run on a 2-core machine, measured by the soak (docs/reliability.md).
+        executor=in_process_executor,
     )
 
 

@@ -45,6 +45,10 @@ class Settings(BaseModel):
     simulator_profile: str = Field(default="demo", alias="TESTIO_SIMULATOR_PROFILE")
     simulator_seed: int = Field(default=7, ge=0, le=2**31, alias="TESTIO_SIMULATOR_SEED")
     refresh_cron: str = Field(default="*/15 * * * *", alias="TESTIO_REFRESH_CRON")
+    # How often the product discovery sensor lists the account's products.
+    discovery_interval_seconds: int = Field(
+        default=300, ge=5, le=86_400, alias="TESTIO_DISCOVERY_INTERVAL_SECONDS"
+    )
     sensor_max_partitions: int = Field(
         default=50, ge=1, le=100_000, alias="TESTIO_SENSOR_MAX_PARTITIONS"
     )

@@ -10,6 +10,8 @@ import pytest
 from dagster import (
     AssetKey,
     DagsterInstance,
+    DagsterRun,
+    DagsterRunStatus,
     SensorResult,
     SkipReason,
     build_schedule_context,
@@ -18,9 +20,10 @@ from dagster import (
     materialize,
 )
 
-from testio_assets.automation.partitions import sync_partitions
+from testio_assets.automation.partitions import range_tags, sync_partitions
 from testio_assets.automation.schedules import build_refresh_schedule
 from testio_assets.automation.sensors import build_product_discovery_sensor
+from testio_assets.simulator.faults import Fault
 from testio_assets.simulator.server import SimulatorServer
 from tests.conftest import client_for
 from tests.pipeline_helpers import pipeline_for, query, sync
@@ -61,6 +64,46 @@ def test_discovery_adds_new_and_drops_vanished_products(
     # Applying the requests, as the daemon does, leaves nothing more to do.
     sync_partitions(instance, [k for k in known if k != vanished] + [str(new_id)])
     assert isinstance(sensor(context), SkipReason)
+
+
+def test_a_vanished_products_partition_waits_for_the_runs_that_target_it(
+    simulator: SimulatorServer, instance: DagsterInstance
+) -> None:
+    """Dagster fails a queued run whose partition was deleted meanwhile, before our code
+    can skip the product: the partition goes only once no run in flight targets it."""
+    known = [str(p.id) for p in simulator.account.active_products()]
+    sync_partitions(instance, known)
+    vanished = known[1]
+    simulator.remove_product(int(vanished))
+    queued = DagsterRun(
+        job_name="__ASSET_JOB",
+        run_id="0" * 32,
+        status=DagsterRunStatus.STARTED,
+        tags={"dagster/partition": vanished},
+    )
+    instance.add_run(queued)
+    sensor = build_product_discovery_sensor()
+    context = build_sensor_context(instance=instance, resources={"testio": client_for(simulator)})
+    waiting = sensor(context)
+    assert isinstance(waiting, SkipReason)
+    assert f"removal of {vanished} waits for runs in flight" in (waiting.skip_message or "")
+
+    instance.report_run_failed(instance.get_run_by_id(queued.run_id))  # the run ended
+    # A run whose range only passes over the partition does not hold it back: Dagster
+    # leaves a deleted key inside a range out.
+    instance.add_run(
+        DagsterRun(
+            job_name="__ASSET_JOB",
+            run_id="1" * 32,
+            status=DagsterRunStatus.STARTED,
+            tags=range_tags(known[0], known[-1]),
+        )
+    )
+    result = sensor(context)
+    assert isinstance(result, SensorResult)
+    assert [list(r.partition_keys) for r in result.dynamic_partitions_requests or []] == [
+        [vanished]
+    ]
 
 
 def test_the_schedule_refreshes_every_partition_in_one_run(
@@ -114,3 +157,55 @@ def test_the_schedule_refreshes_every_partition_in_one_run(
         e for e in result.get_asset_materialization_events() if e.asset_key == AssetKey("tests")
     ]
     assert {e.partition for e in tests_events} <= set(keys)
+
+
+def test_a_product_that_vanishes_after_the_run_was_planned_is_skipped_not_failed(
+    simulator: SimulatorServer,
+    db: Path,
+    instance: DagsterInstance,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The schedule plans a run over the partitions it knows; a product removed before the
+    catalogue notices answers 404 and is gone from `GET /products`: the run succeeds, the
+    product's rows stay. A 404 from a product still listed is a failure (found by the soak:
+    runs failed on products the account had just dropped)."""
+    defs = pipeline_for(simulator, db, monkeypatch)
+    sync(defs, instance)
+    keys = instance.get_dynamic_partitions("products")
+    gone = int(keys[1])
+    before = query(db, "SELECT count(*) FROM tests WHERE product_id = ?", [gone])[0][0]
+    simulator.remove_product(gone)
+    simulator.advance(1)
+    selection = [AssetKey(name) for name in ("tests", "bugs", "features", "users")]
+
+    def per_product_run() -> object:
+        return materialize(
+            list(defs.assets or []),
+            instance=instance,
+            resources=defs.resources,
+            selection=selection,
+            tags=range_tags(keys[0], keys[-1]),
+            raise_on_error=False,
+        )
+
+    result = per_product_run()
+    assert result.success  # type: ignore[attr-defined]
+    assert query(db, "SELECT count(*) FROM tests WHERE product_id = ?", [gone])[0][0] == before
+    materialized = {
+        e.partition
+        for e in result.get_asset_materialization_events()  # type: ignore[attr-defined]
+        if e.asset_key == AssetKey("tests")
+    }
+    assert materialized == set(keys) - {str(gone)}
+
+    still_listed = int(keys[2])
+    simulator.arm(Fault(status=404, times=None, product_id=still_listed))
+    failed = per_product_run()
+    assert not failed.success  # type: ignore[attr-defined]
+    step_failures = [
+        e
+        for e in failed.all_events
+        if e.event_type_value == "STEP_FAILURE"  # type: ignore[attr-defined]
+    ]
+    text = str(step_failures[0].step_failure_data.user_failure_data.metadata)
+    assert str(still_listed) in text and str(gone) not in text

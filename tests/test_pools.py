@@ -3,6 +3,7 @@ instance settings, and never left claimed by a killed run."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -17,6 +18,7 @@ from testio_assets.automation.orphan_runs import (
     HOST_TAG,
     PROCESS_TAG,
     reap_orphaned_runs,
+    run_process_id,
     this_process,
 )
 from testio_assets.definitions import build_definitions
@@ -104,6 +106,26 @@ def _tagged_run(instance: DagsterInstance) -> str | None:
         if PROCESS_TAG in record.dagster_run.tags:
             return record.dagster_run.run_id
     return None
+
+
+def _report_run_process(queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    queue.put((os.getpid(), run_process_id()))
+
+
+@pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
+def test_a_step_in_a_child_process_records_the_runs_worker(start_method: str) -> None:
+    """Dagster's multiprocess executor runs each step in a child of the run's worker: the
+    step's own process ends between steps, the worker lives as long as the run. In-process
+    runs record their own process."""
+    context = multiprocessing.get_context(start_method)
+    queue = context.Queue()
+    child = context.Process(target=_report_run_process, args=(queue,))
+    child.start()
+    step_pid, recorded = queue.get(timeout=60)
+    child.join(60)
+    assert step_pid != os.getpid()
+    assert recorded == os.getpid()
+    assert run_process_id() == os.getpid()
 
 
 def test_the_reaper_fails_only_runs_whose_process_is_gone(

@@ -14,6 +14,7 @@ monitoring (docs/deploy.md).
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import socket
 
@@ -43,9 +44,22 @@ def _start_ticks(pid: int) -> str | None:
         return None
 
 
+def run_process_id() -> int:
+    """The process that runs the whole run, seen from one of its steps.
+
+    Dagster's multiprocess executor (runs launched by the daemon or the UI) starts each
+    step in a child process of the run's worker, through `multiprocessing`: the step's
+    process ends with the step, while the run goes on to its next step, so it is the
+    worker that must be watched (found by the soak: a run between two steps was failed as
+    orphaned). In-process execution (`testio-assets sync`) runs steps in the run's own
+    process."""
+    parent = multiprocessing.parent_process()
+    return parent.pid if parent is not None and parent.pid else os.getpid()
+
+
 def this_process() -> dict[str, str]:
-    """The tags that name the running process."""
-    pid = os.getpid()
+    """The tags that name the process running this run."""
+    pid = run_process_id()
     return {HOST_TAG: socket.gethostname(), PROCESS_TAG: f"{pid}:{_start_ticks(pid) or ''}"}
 
 

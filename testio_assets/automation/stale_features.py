@@ -101,6 +101,19 @@ def partitions_in_flight(
     return busy
 
 
+def partitions_named_by_runs(instance: DagsterInstance) -> set[str]:
+    """Partitions that a queued or running run names: its partition, or an end of its
+    range. Dagster fails such a run if the partition is deleted before it executes (a key
+    inside a range is only left out)."""
+    named: set[str] = set()
+    for run in instance.get_runs(filters=RunsFilter(statuses=IN_FLIGHT), limit=1000):
+        tags = run.tags
+        named.update(
+            tags[tag] for tag in (PARTITION_TAG, RANGE_START_TAG, RANGE_END_TAG) if tag in tags
+        )
+    return named
+
+
 def stale_feature_partitions(
     instance: DagsterInstance,
     partition_keys: Sequence[str],

@@ -96,6 +96,9 @@ class SimulatorApp:
             return
         if fault.delay_seconds:
             await asyncio.sleep(fault.delay_seconds)
+        if fault.answer_normally:
+            await respond(send, answer.status, dump(answer.body))
+            return
         extra = [(b"retry-after", fault.retry_after.encode())] if fault.retry_after else []
         if fault.truncate:
             full = dump(answer.body)

@@ -112,7 +112,16 @@ class AccountPayloads:
         product = self.products[bug.product_id]
         offset = OFFSETS[bug.id % len(OFFSETS)]
         vendor, device, os_name, os_version = DEVICES[bug.device]
+        # A bug keeps its feature reference when the feature is later removed from the
+        # catalogue: a final test's bugs never change (what the pipeline relies on, and
+        # what the API documentation says of final tests). Serving `null` instead made
+        # final bugs change under the pipeline's feet; the soak found it.
         feature = product.features.get(bug.feature_id) if bug.feature_id else None
+        feature_ref = (
+            {"id": bug.feature_id, "title": feature.title if feature else None}
+            if bug.feature_id
+            else None
+        )
         return {
             "id": bug.id,
             "title": bug.title,
@@ -151,7 +160,7 @@ class AccountPayloads:
                 }
             ],
             "test": {"id": test.id, "title": test.title},
-            "feature": ({"id": feature.id, "title": feature.title} if feature else None),
+            "feature": feature_ref,
             "test_feature": None,
             "product": {"id": product.id, "name": product.name},
             "section": None,

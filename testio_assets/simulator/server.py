@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import threading
 from collections import Counter
@@ -15,6 +16,19 @@ from testio_assets.simulator.faults import Fault, FaultPlan
 from testio_assets.simulator.profiles import Profile
 
 DEFAULT_TOKEN = "simulator-token"
+TRUNCATED = "Response content shorter than Content-Length"
+
+
+class _QuietTruncation(logging.Filter):
+    """Uvicorn logs a traceback for every body the simulator cuts short on purpose (the
+    `truncate` fault, a dropped connection): keep its log for real errors."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(error, RuntimeError) and str(error) == TRUNCATED)
+
+
+logging.getLogger("uvicorn.error").addFilter(_QuietTruncation())
 
 
 class SimulatorServer:
@@ -58,6 +72,8 @@ class SimulatorServer:
             )
         )
         self._thread: threading.Thread | None = None
+        self._clock: threading.Thread | None = None
+        self._clock_stop = threading.Event()
 
     @property
     def base_url(self) -> str:
@@ -74,6 +90,28 @@ class SimulatorServer:
         """Move simulated time forward (thread-safe against requests being served)."""
         with self.app.lock:
             self.account.advance(steps)
+
+    def start_clock(self, seconds_per_day: float) -> None:
+        """Advance simulated time one day every `seconds_per_day` real seconds, in a
+        background thread, until `stop_clock()` (the soak's fast clock)."""
+        if seconds_per_day <= 0:
+            raise ValueError(f"seconds_per_day must be positive, got {seconds_per_day}")
+        self.stop_clock()
+        self._clock_stop.clear()
+
+        def tick() -> None:
+            while not self._clock_stop.wait(seconds_per_day):
+                self.advance(1)
+
+        self._clock = threading.Thread(target=tick, name="testio-simulator-clock", daemon=True)
+        self._clock.start()
+
+    def stop_clock(self) -> None:
+        """Stop the clock started by `start_clock()`; the account changes no more."""
+        self._clock_stop.set()
+        if self._clock is not None:
+            self._clock.join(30)
+            self._clock = None
 
     def add_product(self) -> int:
         with self.app.lock:
@@ -106,6 +144,7 @@ class SimulatorServer:
         asyncio.run(self._server.serve(sockets=[self._socket]))
 
     def stop(self) -> None:
+        self.stop_clock()
         self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(10)

@@ -2,8 +2,11 @@
 
 For each product `tests -> bugs` runs as a chain and `features` beside it, every product
 at once (bounded), all HTTP through one session; `users` (SQL only) is rebuilt for groups
-of products whose chains have ended. A product that fails (403/404, retries exhausted, a
-database error) fails only its own steps; a refused token (401) stops everything.
+of products whose chains have ended. A product that fails (403, retries exhausted, a
+database error) fails only its own steps; a refused token (401) stops everything. A
+product that answers 404 and is no longer in `GET /products` vanished while the run was
+planned or running: it is skipped like a product the catalogue already marked inactive,
+not failed.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from testio_assets.api.client import TestIOClient
-from testio_assets.api.errors import TokenRefusedError
+from testio_assets.api.errors import ProductUnavailableError, TokenRefusedError
 from testio_assets.api.session import ApiSession
 from testio_assets.checks.run import CheckPlan, product_checks
 from testio_assets.names import BUGS, CHAIN, FEATURES, PER_PRODUCT, TESTS, USERS
@@ -94,6 +97,8 @@ class ProductRun:
         self._in_flight = asyncio.Semaphore(in_flight)
         self._fresh_features: set[int] = set()
         self._users = UserGroups(0)
+        self._listed: asyncio.Task[set[int]] | None = None
+        self._vanished: set[int] = set()
 
     async def run(self) -> PartitionOutcome:
         product_ids = await self._active(self.plan.product_ids)
@@ -139,7 +144,7 @@ class ProductRun:
         steps = {TESTS: partial(self._tests, pid), BUGS: partial(self._bugs, pid)}
         failed: str | None = None
         for name in CHAIN:
-            if name not in self.plan.selected:
+            if name not in self.plan.selected or pid in self._vanished:
                 continue
             if failed is not None:
                 self.outcome.failures[(name, pid)] = f"not attempted: {failed}"
@@ -186,6 +191,12 @@ class ProductRun:
             report = await work()
         except TokenRefusedError:
             raise
+        except ProductUnavailableError as exc:
+            if exc.status_code == 404 and await self._gone_from_account(pid):
+                return False
+            self.outcome.failures[(name, pid)] = f"{type(exc).__name__}: {exc}"
+            log.error("product %d: %s failed: %s", pid, name, exc)
+            return False
         except Exception as exc:  # one product's failure must not sink the others
             self.outcome.failures[(name, pid)] = f"{type(exc).__name__}: {exc}"
             log.error("product %d: %s failed: %s", pid, name, exc)
@@ -194,3 +205,25 @@ class ProductRun:
         if self._on_report is not None:
             self._on_report(name, pid, report)
         return True
+
+    async def _gone_from_account(self, pid: int) -> bool:
+        """After a 404: is `pid` missing from `GET /products` (read once per run)? Then it
+        is recorded as inactive, with a warning, instead of failing."""
+        if self._listed is None:
+            self._listed = asyncio.ensure_future(self._listing())
+        try:
+            listed = await asyncio.shield(self._listed)
+        except Exception:  # the listing failed too: cannot tell, it stays a failure
+            return False
+        if pid in listed:
+            return False
+        if pid not in self._vanished:
+            self._vanished.add(pid)
+            self.outcome.inactive = sorted({*self.outcome.inactive, pid})
+            for name in PER_PRODUCT:  # a step that failed before the 404 is moot too
+                self.outcome.failures.pop((name, pid), None)
+            log.warning("product %d vanished from the account during the run: skipped", pid)
+        return True
+
+    async def _listing(self) -> set[int]:
+        return {product.id for product in await self.api.list_products()}

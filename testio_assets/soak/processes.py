@@ -1,0 +1,165 @@
+"""`dagster dev` for the soak, and the memory of its processes over time (Linux /proc)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROLES = (
+    ("webserver", ("dagster-webserver", "dagster_webserver")),
+    ("daemon", ("dagster-daemon", "dagster_daemon", "dagster._daemon")),
+    ("run worker", ("execute_run", "execute_step")),
+    ("code server", ("grpc", "code-server", "code_server")),
+)
+
+
+def role_of(cmdline: str) -> str:
+    """Which part of Dagster a process is, from its command line."""
+    for role, marks in ROLES:
+        if any(mark in cmdline for mark in marks):
+            return role
+    return "dagster dev"
+
+
+def descendants(root: int) -> list[int]:
+    """`root` and every process below it."""
+    children: dict[int, list[int]] = defaultdict(list)
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children[ppid].append(int(entry))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def rss_mib(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+@dataclass
+class MemoryTrace:
+    """RSS per role (summed over its processes) sampled every `interval` seconds."""
+
+    interval: float = 2.0
+    samples: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+
+    def peak(self, role: str) -> float:
+        return max((mib for _, mib in self.samples.get(role, [])), default=0.0)
+
+    def growth(self, role: str, warm_up_until: float) -> tuple[float, float]:
+        """(peak in the first half after warm-up, peak in the second half) in MiB."""
+        after = [(t, mib) for t, mib in self.samples.get(role, []) if t >= warm_up_until]
+        if len(after) < 4:
+            return 0.0, 0.0
+        middle = after[len(after) // 2][0]
+        first = max(mib for t, mib in after if t < middle)
+        second = max(mib for t, mib in after if t >= middle)
+        return first, second
+
+
+class DagsterDev:
+    """`dagster dev` on 127.0.0.1 in its own process group, its log in a file, its
+    memory sampled in a thread."""
+
+    def __init__(self, workdir: Path, env: dict[str, str], port: int) -> None:
+        self.port = port
+        self.log_path = workdir / "dagster-dev.log"
+        workspace = workdir / "workspace.yaml"
+        workspace.write_text(
+            "load_from:\n  - python_module:\n      module_name: testio_assets.definitions\n"
+            "      location_name: testio_assets\n"
+        )
+        self._log = self.log_path.open("w")
+        self.process = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "dagster"),
+                "dev",
+                "-w",
+                str(workspace),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+            ],
+            env=env,
+            cwd=workdir,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.memory = MemoryTrace()
+        self.started = time.monotonic()
+        self._stop = threading.Event()
+        self._sampler = threading.Thread(target=self._sample, name="soak-rss", daemon=True)
+        self._sampler.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.memory.interval):
+            totals: dict[str, float] = defaultdict(float)
+            for pid in descendants(self.process.pid):
+                mib = rss_mib(pid)
+                if mib is not None:
+                    totals[role_of(cmdline(pid))] += mib
+            now = time.monotonic() - self.started
+            for role, mib in totals.items():
+                self.memory.samples.setdefault(role, []).append((now, mib))
+
+    def wait_until_serving(self, timeout: float = 180) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"dagster dev exited early; see {self.log_path}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.port}/server_info", timeout=2).is_success:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(1)
+        raise RuntimeError(
+            f"dagster dev did not answer within {timeout:.0f} s; see {self.log_path}"
+        )
+
+    def log_tail(self, chars: int = 3000) -> str:
+        return self.log_path.read_text(errors="replace")[-chars:]
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+        self._log.close()
