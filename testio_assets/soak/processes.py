@@ -17,7 +17,9 @@ import httpx
 ROLES = (
     ("webserver", ("dagster-webserver", "dagster_webserver")),
     ("daemon", ("dagster-daemon", "dagster_daemon", "dagster._daemon")),
-    ("run worker", ("execute_run", "execute_step")),
+    # Run workers: the code server starts them with multiprocessing's spawn.
+    ("run worker", ("execute_run", "execute_step", "multiprocessing")),
+    ("compute log tails", ("poll_compute_logs", "watch_orphans", "tail -F")),
     ("code server", ("grpc", "code-server", "code_server")),
 )
 
