@@ -43,8 +43,9 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         resources=build_resources(settings),
         # A run's steps in the run's own process. Every step writes DuckDB and the
         # `duckdb` pool runs them one at a time anyway, so a process per step (Dagster's
-        # default) bought nothing and cost each run a second interpreter start: 2.4 s of
-        # a 5.2 s features run on a 2-core machine, measured by the soak (docs/reliability.md).
+        # default) bought nothing and cost each run a second interpreter start (a features
+        # run took 8.6 s instead of 4.7 s on a 2-core machine; docs/reliability.md). The
+        # orphan reaper relies on it too: a step's process is the run's (orphan_runs.py).
         executor=in_process_executor,
     )
 

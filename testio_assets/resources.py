@@ -32,4 +32,7 @@ def build_client(settings: Settings) -> TestIOClient:
 
 
 def build_resources(settings: Settings) -> dict[str, object]:
-    return {"testio": build_client(settings), "store": DuckDBStore(path=settings.duckdb_path)}
+    return {
+        "testio": build_client(settings),
+        "store": DuckDBStore(path=settings.duckdb_path, memory_limit=settings.duckdb_memory_limit),
+    }

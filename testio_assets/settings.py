@@ -9,6 +9,7 @@ variable means "use the default".
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,8 @@ class Settings(BaseModel):
     api_token: str | None = Field(default=None, alias="TESTIO_API_TOKEN", repr=False)
     base_url: str = Field(default="https://api.test.io/customer/v2", alias="TESTIO_BASE_URL")
     duckdb_path: str = Field(default=DEFAULT_DUCKDB_PATH, alias="TESTIO_DUCKDB_PATH")
+    # DuckDB's buffers; beyond this it spills to disk (store/database.py).
+    duckdb_memory_limit: str = Field(default="256MB", alias="TESTIO_DUCKDB_MEMORY_LIMIT")
     feature_ttl_seconds: int = Field(
         default=3600, ge=1, le=366 * 86400, alias="FEATURE_CACHE_TTL_SECONDS"
     )
@@ -97,6 +100,13 @@ class Settings(BaseModel):
         if value != DEFAULT_DUCKDB_PATH and not path.parent.exists():
             raise ValueError(f"directory {str(path.parent)!r} does not exist")
         return value
+
+    @field_validator("duckdb_memory_limit")
+    @classmethod
+    def _memory_size(cls, value: str) -> str:
+        if not re.fullmatch(r"\d+(\.\d+)?\s*([KMGT]i?B|B)", value.strip(), re.IGNORECASE):
+            raise ValueError("is not a size: use a number and a unit, such as 256MB or 1GiB")
+        return value.strip()
 
     @field_validator("dagster_postgres_url")
     @classmethod

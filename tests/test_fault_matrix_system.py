@@ -234,6 +234,9 @@ def test_a_read_only_database_path_fails_with_the_path_named(
         ("TESTIO_SIMULATOR_PROFILE", "huge", "TESTIO_SIMULATOR_PROFILE='huge' is unknown"),
         ("TESTIO_REFRESH_CRON", "every day", "TESTIO_REFRESH_CRON='every day' is not a cron"),
         ("TESTIO_SENSOR_MAX_PARTITIONS", "0", "TESTIO_SENSOR_MAX_PARTITIONS=0 is out of range"),
+        ("TESTIO_DUCKDB_MEMORY_LIMIT", "lots", "TESTIO_DUCKDB_MEMORY_LIMIT='lots' is not a size"),
+        ("TESTIO_DUCKDB_MEMORY_LIMIT", "256", "use a number and a unit, such as 256MB"),
+        ("TESTIO_DISCOVERY_INTERVAL_SECONDS", "1", "TESTIO_DISCOVERY_INTERVAL_SECONDS=1 is out"),
     ],
 )
 def test_nonsense_settings_are_refused_naming_the_setting(

@@ -12,6 +12,8 @@ import duckdb
 import pytest
 
 from testio_assets.api.models import ExploratoryTest
+from testio_assets.resources import build_resources
+from testio_assets.settings import Settings
 from testio_assets.store import rows
 from testio_assets.store.database import DuckDBStore
 from testio_assets.store.session import StoreSession, store_session
@@ -112,3 +114,17 @@ def test_opening_failure_fails_the_waiting_jobs_without_hanging(tmp_path: Path) 
 
     with pytest.raises(Exception, match="not-a-directory"):
         asyncio.run(scenario())
+
+
+def test_connections_use_the_memory_limit_setting(tmp_path: Path) -> None:
+    """DuckDB's own default is 80 % of RAM; the store's limit keeps a sync's peak down."""
+    store = build_resources(
+        Settings(duckdb_path=str(tmp_path / "t.duckdb"), duckdb_memory_limit="300MB")  # type: ignore[call-arg]
+    )["store"]
+    assert isinstance(store, DuckDBStore)
+    with store.connect() as conn:
+        limit = conn.execute("SELECT current_setting('memory_limit')").fetchone()
+    assert limit is not None and limit[0] == "286.1 MiB"  # 300 MB, as DuckDB shows it
+    with DuckDBStore(path=str(tmp_path / "t.duckdb")).connect() as conn:
+        default = conn.execute("SELECT current_setting('memory_limit')").fetchone()
+    assert default is not None and default[0] == "244.1 MiB"  # 256MB
