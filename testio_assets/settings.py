@@ -35,8 +35,9 @@ class Settings(BaseModel):
     api_token: str | None = Field(default=None, alias="TESTIO_API_TOKEN", repr=False)
     base_url: str = Field(default="https://api.test.io/customer/v2", alias="TESTIO_BASE_URL")
     duckdb_path: str = Field(default=DEFAULT_DUCKDB_PATH, alias="TESTIO_DUCKDB_PATH")
-    # DuckDB's buffers; beyond this it spills to disk (store/database.py).
-    duckdb_memory_limit: str = Field(default="256MB", alias="TESTIO_DUCKDB_MEMORY_LIMIT")
+    # DuckDB's buffers; beyond this it spills to disk (store/database.py). Empty: DuckDB's
+    # own default, 80 % of RAM.
+    duckdb_memory_limit: str | None = Field(default=None, alias="TESTIO_DUCKDB_MEMORY_LIMIT")
     feature_ttl_seconds: int = Field(
         default=3600, ge=1, le=366 * 86400, alias="FEATURE_CACHE_TTL_SECONDS"
     )
@@ -103,7 +104,9 @@ class Settings(BaseModel):
 
     @field_validator("duckdb_memory_limit")
     @classmethod
-    def _memory_size(cls, value: str) -> str:
+    def _memory_size(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
         if not re.fullmatch(r"\d+(\.\d+)?\s*([KMGT]i?B|B)", value.strip(), re.IGNORECASE):
             raise ValueError("is not a size: use a number and a unit, such as 256MB or 1GiB")
         return value.strip()

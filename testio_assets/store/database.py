@@ -87,11 +87,10 @@ class DuckDBStore(ConfigurableResource):
         description="DuckDB worker threads; writes here are many and small, and one thread "
         "leaves the other cores to HTTP and parsing",
     )
-    memory_limit: str = Field(
-        default="256MB",
-        description="DuckDB's memory limit (its buffers; beyond it, it spills to disk). "
-        "DuckDB's own default, 80 % of RAM, let a 1,000-product sync peak at 599 MiB "
-        "instead of 472 MiB with 100MB (docs/benchmarks.md)",
+    memory_limit: str | None = Field(
+        default=None,
+        description="DuckDB's memory limit (its buffers; beyond it, it spills to disk); "
+        "None keeps DuckDB's own, 80 % of RAM",
     )
 
     @contextmanager
@@ -160,7 +159,8 @@ class DuckDBStore(ConfigurableResource):
         try:
             run(conn, "SET TimeZone = 'UTC'")
             run(conn, f"SET threads = {int(self.threads)}")
-            run(conn, "SET memory_limit = ?", [self.memory_limit])
+            if self.memory_limit:
+                run(conn, "SET memory_limit = ?", [self.memory_limit])
             key = str(path.resolve())
             if key not in _migrated:
                 applied = migrate(conn)
