@@ -205,30 +205,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_soak(args: argparse.Namespace) -> int:
-    import signal
-    import tempfile
-
-    from testio_assets.soak.plan import SoakPlan
-    from testio_assets.soak.runner import run_soak
-
-    plan = SoakPlan(
-        minutes=args.minutes,
-        products=args.products,
-        seed=args.seed,
-        seconds_per_day=args.seconds_per_day,
-        fault_rate=args.fault_rate,
-    )
-    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="testio-soak-")).resolve()
-    # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so `dagster dev` is stopped too.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    report = run_soak(plan, workdir, say=lambda line: print(line, flush=True))
-    print(report.render(), flush=True)
-    if args.json:
-        Path(args.json).write_text(report.dumps())
-    return 0 if report.passed else 1
-
-
 def enable_event_batches() -> None:
     """Let Dagster hand a run's planned events to the event log in batches, which
     `PooledSqliteEventLogStorage.store_event_batch` stores in one transaction. Inherited
@@ -275,19 +251,9 @@ def _add_bench_command(sub: Any) -> None:
     )
     bench.set_defaults(func=cmd_bench)
 
-    soak = sub.add_parser(
-        "soak",
-        help="dagster dev on a fast-changing, faulty simulator for MINUTES, then the data "
-        "against the truth (scripts/soak.sh)",
-    )
-    soak.add_argument("--minutes", type=float, default=30.0)
-    soak.add_argument("--products", type=int, default=20)
-    soak.add_argument("--seed", type=int, default=7)
-    soak.add_argument("--seconds-per-day", type=float, default=30.0, help="the fast clock")
-    soak.add_argument("--fault-rate", type=float, default=0.03, help="share of faulty requests")
-    soak.add_argument("--workdir", help="where its files go (default: a new temp dir, kept)")
-    soak.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
-    soak.set_defaults(func=cmd_soak)
+    from testio_assets.soak.command import add_soak_command
+
+    add_soak_command(sub)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -112,16 +112,6 @@ class AccountPayloads:
         product = self.products[bug.product_id]
         offset = OFFSETS[bug.id % len(OFFSETS)]
         vendor, device, os_name, os_version = DEVICES[bug.device]
-        # A bug keeps its feature reference when the feature is later removed from the
-        # catalogue: a final test's bugs never change (what the pipeline relies on, and
-        # what the API documentation says of final tests). Serving `null` instead made
-        # final bugs change under the pipeline's feet; the soak found it.
-        feature = product.features.get(bug.feature_id) if bug.feature_id else None
-        feature_ref = (
-            {"id": bug.feature_id, "title": feature.title if feature else None}
-            if bug.feature_id
-            else None
-        )
         return {
             "id": bug.id,
             "title": bug.title,
@@ -160,7 +150,7 @@ class AccountPayloads:
                 }
             ],
             "test": {"id": test.id, "title": test.title},
-            "feature": feature_ref,
+            "feature": _feature_ref(bug, product),
             "test_feature": None,
             "product": {"id": product.id, "name": product.name},
             "section": None,
@@ -198,3 +188,14 @@ def _stamp(value: datetime | None, offset: timezone) -> str | None:
         return None
     text = value.astimezone(offset).isoformat(timespec="milliseconds")
     return text.replace("+00:00", "Z")
+
+
+def _feature_ref(bug: SimBug, product: SimProduct) -> dict[str, Any] | None:
+    """A bug keeps its feature reference when the feature is later removed from the
+    catalogue: a final test's bugs never change (what the pipeline relies on, and what the
+    API documentation says of final tests). Serving `null` instead made final bugs change
+    under the pipeline's feet; the soak found it."""
+    if not bug.feature_id:
+        return None
+    feature = product.features.get(bug.feature_id)
+    return {"id": bug.feature_id, "title": feature.title if feature else None}

@@ -89,6 +89,23 @@ class Soak:
             self.server.remove_product(gone)
             self.event(f"product {gone} vanishes")
 
+    def live(self) -> None:
+        """The run itself: the clock going, the scripted events, a line a minute."""
+        self.server.start_clock(self.plan.seconds_per_day)
+        start = time.monotonic()
+        done: set[str] = set()
+        next_note = start + 60
+        while (elapsed := time.monotonic() - start) < self.plan.seconds:
+            self.scripted_events(elapsed / self.plan.seconds, done)
+            if time.monotonic() >= next_note:
+                next_note += 60
+                self.say(
+                    f"  {elapsed / 60:4.1f} min: simulated day {self.server.account.step}, "
+                    f"{sum(self.server.requests.values())} requests, "
+                    f"{sum(self.server.faults.injected.values())} faults"
+                )
+            time.sleep(1)
+
 
 def partitions_match(instance: DagsterInstance, server: SimulatorServer) -> bool:
     active = {str(p.id) for p in server.account.active_products()}
@@ -171,20 +188,8 @@ def run_soak(plan: SoakPlan, workdir: Path, say: Say = print) -> SoakReport:
         dev.wait_until_serving()
         say(f"  dagster dev on http://127.0.0.1:{dev.port}")
         began = datetime.now(UTC)
-        soak.server.start_clock(plan.seconds_per_day)
         run_start = time.monotonic()
-        done: set[str] = set()
-        next_note = run_start + 60
-        while (elapsed := time.monotonic() - run_start) < plan.seconds:
-            soak.scripted_events(elapsed / plan.seconds, done)
-            if time.monotonic() >= next_note:
-                next_note += 60
-                say(
-                    f"  {elapsed / 60:4.1f} min: simulated day {soak.server.account.step}, "
-                    f"{sum(soak.server.requests.values())} requests, "
-                    f"{sum(soak.server.faults.injected.values())} faults"
-                )
-            time.sleep(1)
+        soak.live()
         soak.server.stop_clock()
         soak.server.faults.chaos = None
         frozen_at = datetime.now(UTC)

@@ -16,7 +16,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 from dagster import DagsterInstance
 
 from testio_assets.definitions import build_definitions
@@ -24,10 +23,7 @@ from testio_assets.headless_sync import run_sync
 from testio_assets.settings import Settings
 from testio_assets.simulator.data import SimulatedAccount
 from testio_assets.simulator.server import SimulatorServer
-from testio_assets.store.tables import BOOKKEEPING, PRIMARY_KEYS, TABLES
-
-# When our sync first saw something: not the account's data, differs from a fresh sync.
-SEEN = frozenset({"first_seen_at", "seen_at"})
+from testio_assets.store.comparison import differing_keys, key_facts
 
 
 @dataclass
@@ -43,36 +39,15 @@ class TruthComparison:
         return sum(self.differing.values())
 
 
-def _scope(table: str, product_ids: Iterable[int]) -> str:
-    column = "id" if table == "products" else "product_id"
-    ids = ",".join(str(int(p)) for p in product_ids) or "NULL"
-    return f"{column} IN ({ids})"
-
-
 def compare_with_reference(
     stored: Path, reference: Path, product_ids: Iterable[int]
 ) -> TruthComparison:
     """Every table of `stored` against `reference`, for `product_ids`."""
-    ids = sorted(product_ids)
     result = TruthComparison()
-    with duckdb.connect() as conn:
-        conn.execute(f"ATTACH '{stored}' AS stored (READ_ONLY)")
-        conn.execute(f"ATTACH '{reference}' AS truth (READ_ONLY)")
-        for table, columns in TABLES.items():
-            names = ", ".join(c for c in columns if c not in BOOKKEEPING | SEEN)
-            key = ", ".join(PRIMARY_KEYS[table] or ("product_id", "record_id"))
-            where = _scope(table, ids)
-            left = f"SELECT {names} FROM stored.{table} WHERE {where}"
-            right = f"SELECT {names} FROM truth.{table} WHERE {where}"
-            rows = conn.execute(
-                f"SELECT DISTINCT {key} FROM (({left}) EXCEPT ({right})) "
-                f"UNION SELECT DISTINCT {key} FROM (({right}) EXCEPT ({left})) ORDER BY ALL"
-            ).fetchall()
-            result.differing[table] = len(rows)
-            result.compared[table] = int(
-                conn.execute(f"SELECT count(*) FROM truth.{table} WHERE {where}").fetchone()[0]  # type: ignore[index]
-            )
-            result.examples += [f"{table} {row}" for row in rows[:3]]
+    for table, (count, keys) in differing_keys(stored, reference, product_ids).items():
+        result.differing[table] = len(keys)
+        result.compared[table] = count
+        result.examples += [f"{table} {key}" for key in keys[:3]]
     return result
 
 
@@ -90,24 +65,16 @@ def compare_with_simulator(
         "bugs": {(b.id, b.test_id, b.status) for t in tests for b in account.bugs_by_test[t.id]},
         "features": {(f.id, f.product_id, f.title) for p in products for f in p.features.values()},
     }
-    queries = {
-        "products": "SELECT id, is_active FROM products",
-        "tests": f"SELECT id, product_id, status FROM tests WHERE {_scope('tests', ids)}",
-        "bugs": f"SELECT id, test_id, status FROM bugs WHERE {_scope('bugs', ids)}",
-        "features": f"SELECT id, product_id, title FROM features WHERE {_scope('features', ids)}",
-    }
     result = TruthComparison()
-    with duckdb.connect(str(stored), read_only=True) as conn:
-        for table, sql in queries.items():
-            found = set(conn.execute(sql).fetchall())
-            expected = truth[table]
-            if table == "products":  # products the file never saw are not its fault
-                known = {row[0] for row in found}
-                expected = {row for row in expected if row[0] in known or row[1]}
-            wrong = {row[0] for row in found ^ expected}
-            result.differing[table] = len(wrong)
-            result.compared[table] = len(expected)
-            result.examples += [f"{table} id {row_id}" for row_id in sorted(wrong)[:3]]
+    for table, found in key_facts(stored, ids).items():
+        expected = truth[table]
+        if table == "products":  # products the file never saw are not its fault
+            known = {row[0] for row in found}
+            expected = {row for row in expected if row[0] in known or row[1]}
+        wrong = {row[0] for row in found ^ expected}
+        result.differing[table] = len(wrong)
+        result.compared[table] = len(expected)
+        result.examples += [f"{table} id {row_id}" for row_id in sorted(wrong)[:3]]  # type: ignore[type-var]
     return result
 
 
