@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -136,6 +138,7 @@ def test_the_images_command_serves_the_code_location(tmp_path: Path) -> None:
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 120
@@ -151,5 +154,12 @@ def test_the_images_command_serves_the_code_location(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, check.stdout + check.stderr
             time.sleep(1)
     finally:
+        # Dagster's code server (the proxy and its child) has been seen to ignore SIGTERM
+        # in CI; a container runtime follows with SIGKILL, and so does this test, so that
+        # no server outlives it.
         server.terminate()
-        server.wait(30)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(30)
