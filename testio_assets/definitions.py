@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dagster import Definitions, in_process_executor
+from dagster import Definitions
 
 from testio_assets.assets.analytics import build_analytics_asset, build_analytics_sensor
 from testio_assets.assets.product_data import build_product_data_asset
@@ -41,12 +41,6 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         ],
         schedules=[build_refresh_schedule(settings.refresh_cron)],
         resources=build_resources(settings),
-        # A run's steps in the run's own process. Every step writes DuckDB and the
-        # `duckdb` pool runs them one at a time anyway, so a process per step (Dagster's
-        # default) bought nothing and cost each run a second interpreter start (a features
-        # run took 8.6 s instead of 4.7 s on a 2-core machine; docs/reliability.md). The
-        # orphan reaper relies on it too: a step's process is the run's (orphan_runs.py).
-        executor=in_process_executor,
     )
 
 

@@ -3,6 +3,7 @@ instance settings, and never left claimed by a killed run."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -11,7 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter, in_process_executor
+from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 
 from testio_assets.automation.orphan_runs import (
     HOST_TAG,
@@ -107,12 +108,23 @@ def _tagged_run(instance: DagsterInstance) -> str | None:
     return None
 
 
-def test_runs_execute_their_steps_in_the_runs_own_process() -> None:
-    """The reaper judges a run by the process its DuckDB step recorded: that must be the
-    run's process, alive until the run ends. It is, with the in-process executor."""
-    defs = build_definitions(Settings())
-    job = defs.resolve_implicit_global_asset_job_def()
-    assert job.executor_def is in_process_executor
+def _report_run_process(queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    queue.put((os.getpid(), run_process_id()))
+
+
+@pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
+def test_a_step_in_a_child_process_records_the_runs_worker(start_method: str) -> None:
+    """Dagster's multiprocess executor runs each step in a child of the run's worker: the
+    step's own process ends between steps, the worker lives as long as the run. In-process
+    runs record their own process."""
+    context = multiprocessing.get_context(start_method)
+    queue = context.Queue()
+    child = context.Process(target=_report_run_process, args=(queue,))
+    child.start()
+    step_pid, recorded = queue.get(timeout=60)
+    child.join(60)
+    assert step_pid != os.getpid()
+    assert recorded == os.getpid()
     assert run_process_id() == os.getpid()
 
 

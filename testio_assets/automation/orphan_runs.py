@@ -14,6 +14,7 @@ monitoring (docs/deploy.md).
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import socket
 
@@ -44,13 +45,16 @@ def _start_ticks(pid: int) -> str | None:
 
 
 def run_process_id() -> int:
-    """The process that runs the whole run, seen from one of its steps: this one. The
-    project's runs execute their steps in the run's own process (`in_process_executor`,
-    definitions.py), whoever launches them: the daemon's run worker, `materialize()`,
-    `testio-assets sync`. Under Dagster's default multiprocess executor a step's process
-    ends with the step while the run goes on, and the reaper failed healthy runs between
-    two steps (found by the soak); `tests/test_pools.py` holds the executor to this."""
-    return os.getpid()
+    """The process that runs the whole run, seen from one of its steps.
+
+    Dagster's multiprocess executor (runs launched by the daemon or the UI) starts each
+    step in a child process of the run's worker, through `multiprocessing`: the step's
+    process ends with the step while the run goes on to its next step, so it is the
+    worker that must be watched (found by the soak: a run between two steps was failed as
+    orphaned). In-process execution (`testio-assets sync`) runs steps in the run's own
+    process, which has no multiprocessing parent."""
+    parent = multiprocessing.parent_process()
+    return parent.pid if parent is not None and parent.pid else os.getpid()
 
 
 def this_process() -> dict[str, str]:
