@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 
+from testio_assets.automation.orphan_runs import IN_FLIGHT as ORPHAN_CANDIDATES
 from testio_assets.automation.sensors import evaluate_stale_features
 
 IN_FLIGHT = (
@@ -17,8 +18,9 @@ IN_FLIGHT = (
     DagsterRunStatus.STARTED,
     DagsterRunStatus.CANCELING,
 )
-# Started and never ended: what a run left behind by a dead process looks like.
-STUCK = (DagsterRunStatus.STARTING, DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING)
+# Started and never ended: what a run left behind by a dead process looks like (the
+# statuses the orphan reaper looks at).
+STUCK = tuple(ORPHAN_CANDIDATES)
 TRIGGER_TAGS = ("testio/trigger", "dagster/schedule_name", "dagster/sensor_name")
 
 
