@@ -106,3 +106,19 @@ def test_no_sql_outside_the_store() -> None:
                 if any(k in node.value for k in keywords) and "`" not in node.value:
                     offenders.append(f"{relative}:{node.lineno}")
     assert not offenders, offenders
+
+
+def test_building_the_command_line_does_not_load_the_code_location() -> None:
+    """Every command parses its arguments before settings are read: a bad setting must end
+    in the one-line `bad setting` message, not a traceback from an import."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from testio_assets.cli import build_parser; build_parser(); "
+        "print(sorted(m for m in sys.modules if m.startswith('testio_assets.definitions')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]", out

@@ -10,10 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from testio_assets.soak.plan import SoakPlan
-from testio_assets.soak.runner import run_soak
 
 
 def cmd_soak(args: argparse.Namespace) -> int:
+    # Imported here: the runner loads the code location (and its settings), which building
+    # the parser must not do, or a bad setting would fail every command with a traceback.
+    from testio_assets.soak.runner import run_soak
+
     plan = SoakPlan(
         minutes=args.minutes,
         products=args.products,
