@@ -85,6 +85,10 @@ query($id: String!) {
 }"""
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def graphql(port: int, query: str, variables: dict) -> dict:
     answer = httpx.post(
         f"http://127.0.0.1:{port}/graphql",
@@ -149,6 +153,9 @@ def test_dagster_dev_ticks_sensors_fills_tables_backfills_and_stops_cleanly(
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        # Ctrl-C as from a terminal: a test run started in the background (`cmd &` in a
+        # script) inherits SIGINT ignored, and Python then never raises KeyboardInterrupt.
+        preexec_fn=_default_sigint,
     )
     db = tmp_path / "testio.duckdb"
     try:
