@@ -130,3 +130,29 @@ def test_connections_use_the_memory_limit_setting(tmp_path: Path) -> None:
     with duckdb.connect() as plain:
         duckdbs_own = plain.execute("SELECT current_setting('memory_limit')").fetchone()
     assert default == duckdbs_own  # unset: DuckDB's own default
+
+
+def test_every_write_lands_in_small_row_groups(tmp_path: Path) -> None:
+    """Written in many small transactions, as a sync writes, a table still ends in row
+    groups of at most `ROW_GROUP_SIZE` rows: a checkpoint then rewrites one small group,
+    not DuckDB's 122,880-row ones (200+ MiB for the bugs table)."""
+    from testio_assets.store.database import ROW_GROUP_SIZE
+
+    store = DuckDBStore(path=str(tmp_path / "t.duckdb"))
+    rows_per_write = 7_000
+    for start in range(0, 5 * rows_per_write, rows_per_write):
+        with store.transaction() as conn:  # each write is closed, so checkpointed, alone
+            conn.execute("CREATE TABLE IF NOT EXISTS wide (id BIGINT, body VARCHAR)").fetchall()
+            conn.execute(
+                "INSERT INTO wide SELECT range, repeat('x', 50) FROM range(?, ?)",
+                [start, start + rows_per_write],
+            ).fetchall()
+    with duckdb.connect(str(tmp_path / "t.duckdb"), read_only=True) as conn:
+        groups = conn.execute(
+            "SELECT row_group_id, max(start + count) - min(start) FROM pragma_storage_info('wide') "
+            "WHERE column_name = 'id' GROUP BY ALL"
+        ).fetchall()
+        total = conn.execute("SELECT count(*) FROM wide").fetchone()
+    assert total == (5 * rows_per_write,)
+    assert len(groups) >= 3
+    assert max(size for _, size in groups) <= ROW_GROUP_SIZE, groups
