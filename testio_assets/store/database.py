@@ -64,6 +64,8 @@ class StoreError(RuntimeError):
 
 def attach(path: str) -> duckdb.DuckDBPyConnection:
     """A connection to the database file `path`, attached with our row group size."""
+    if path.startswith("md:"):  # MotherDuck (docs/deploy.md) stores it its own way
+        return duckdb.connect(path)
     conn = duckdb.connect()
     try:
         literal = "'" + path.replace("'", "''") + "'"
