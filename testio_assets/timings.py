@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 seconds: Counter[str] = Counter()
+WORKER_RSS = "worker RSS (MiB)"  # the parse worker's own peak, reported when it stops
 peaks: dict[str, float] = {}  # the largest value seen, per figure (say, a worker's peak RSS)
 
 
@@ -41,8 +42,8 @@ def render_process_timings() -> str:
     # The bug-page parsing worker, if the sync started one (it has ended by now). Its peak
     # is the one it reported itself: the children's `ru_maxrss` is that of the process
     # they were forked from (Linux carries it across `exec`).
-    if "worker RSS (MiB)" in peaks:
+    if WORKER_RSS in peaks:
         worker = resource.getrusage(resource.RUSAGE_CHILDREN)
         lines.append(f"  {'worker CPU':<20}{worker.ru_utime + worker.ru_stime:8.2f}")
-        lines.append(f"  {'worker RSS (MiB)':<20}{peaks['worker RSS (MiB)']:8.0f}")
+        lines.append(f"  {WORKER_RSS:<20}{peaks[WORKER_RSS]:8.0f}")
     return "\n".join(lines)

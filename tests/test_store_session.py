@@ -156,3 +156,11 @@ def test_every_write_lands_in_small_row_groups(tmp_path: Path) -> None:
     assert total == (5 * rows_per_write,)
     assert len(groups) >= 3
     assert max(size for _, size in groups) <= ROW_GROUP_SIZE, groups
+
+
+def test_a_path_with_a_quote_is_attached(tmp_path: Path) -> None:
+    """The file is attached by an SQL literal, not a parameter: a quote in the path stays
+    part of the name."""
+    store = DuckDBStore(path=str(tmp_path / "o'brien" / "t.duckdb"))
+    assert store.read(lambda conn: conn.execute("SELECT 42").fetchone()) == (42,)
+    assert (tmp_path / "o'brien" / "t.duckdb").exists()

@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from testio_assets.api.models import ApiModel
 from testio_assets.api.validation import Rejected, validate_list
-from testio_assets.timings import record_peak
+from testio_assets.timings import WORKER_RSS, record_peak
 
 ModelT = TypeVar("ModelT", bound=ApiModel)
 ResultT = TypeVar("ResultT")
@@ -130,6 +130,6 @@ class BodyParser:
     def close(self) -> None:
         if self._pool is not None:
             with suppress(Exception):  # a broken or cancelled worker has no figure to give
-                record_peak("worker RSS (MiB)", self._pool.submit(_peak_rss_mib).result(10))
+                record_peak(WORKER_RSS, self._pool.submit(_peak_rss_mib).result(10))
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import duckdb
 
+from testio_assets.store.sql import literal
 from testio_assets.store.tables import BOOKKEEPING, PRIMARY_KEYS, TABLES
 
 # When our sync first saw something: not the account's data, differs from a fresh sync.
@@ -27,8 +28,8 @@ def differing_keys(
     ids = sorted(product_ids)
     result = {}
     with duckdb.connect() as conn:
-        conn.execute(f"ATTACH '{stored}' AS stored (READ_ONLY)")
-        conn.execute(f"ATTACH '{reference}' AS truth (READ_ONLY)")
+        conn.execute(f"ATTACH {literal(str(stored))} AS stored (READ_ONLY)")
+        conn.execute(f"ATTACH {literal(str(reference))} AS truth (READ_ONLY)")
         for table, columns in TABLES.items():
             names = ", ".join(c for c in columns if c not in BOOKKEEPING | SEEN)
             key = ", ".join(PRIMARY_KEYS[table] or ("product_id", "record_id"))

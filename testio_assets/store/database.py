@@ -10,7 +10,7 @@ The file is attached with row groups of `ROW_GROUP_SIZE` rows instead of DuckDB'
 Closing the file checkpoints it, and a checkpoint rewrites the last row group of every
 table that grew: with the default size a sync that writes a few products at a time
 rewrote up to 120,000 bugs (all their columns, lists and comments included) every
-second, which cost 200+ MiB for a moment and most of the write time. The size is not
+second, which cost 200+ MiB and up to 2 s for each such close. The size is not
 stored in the file, so every connection attaches it this way.
 """
 
@@ -31,7 +31,7 @@ from pydantic import Field
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random
 
 from testio_assets.store.schema import migrate
-from testio_assets.store.sql import run
+from testio_assets.store.sql import literal, run
 from testio_assets.timings import timed
 
 log = logging.getLogger("testio_assets.store")
@@ -68,8 +68,7 @@ def attach(path: str) -> duckdb.DuckDBPyConnection:
         return duckdb.connect(path)
     conn = duckdb.connect()
     try:
-        literal = "'" + path.replace("'", "''") + "'"
-        run(conn, f"ATTACH {literal} AS {CATALOG} (ROW_GROUP_SIZE {ROW_GROUP_SIZE})")
+        run(conn, f"ATTACH {literal(path)} AS {CATALOG} (ROW_GROUP_SIZE {ROW_GROUP_SIZE})")
         run(conn, f"USE {CATALOG}")
     except BaseException:
         conn.close()

@@ -11,6 +11,11 @@ from collections.abc import Mapping, Sequence
 from duckdb import DuckDBPyConnection
 
 
+def literal(text: str) -> str:
+    """`text` as an SQL string literal, for the statements that take no parameters (ATTACH)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def run(
     conn: DuckDBPyConnection,
     sql: str,
