@@ -41,6 +41,8 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
+from testio_assets.planned_checks import store_planned_checks
+
 OPEN_SHARDS = 8  # the index plus the most recent runs' databases
 
 
@@ -62,7 +64,8 @@ def _is_asset_event(event: EventLogEntry) -> bool:
 
 
 class PooledSqliteEventLogStorage(SqliteEventLogStorage):
-    """`SqliteEventLogStorage` that reuses one SQLite connection per database file."""
+    """`SqliteEventLogStorage` that reuses one SQLite connection per database file (and
+    stores planned checks per partition, `planned_checks.py`)."""
 
     def __init__(
         self, base_dir: str | None = None, inst_data: ConfigurableClassData | None = None
@@ -81,6 +84,8 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
     ) -> PooledSqliteEventLogStorage:
         return cls(inst_data=inst_data, **config_value)
+
+    _store_asset_check_evaluation_planned = store_planned_checks
 
     def _engine(self, shard: str) -> Engine:
         engine = self._engines.pop(shard, None)

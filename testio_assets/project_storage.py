@@ -11,6 +11,9 @@ dev`'s webserver and daemon, run workers) then gets:
   and schedules in that database, after checking that the server answers, keeping a
   small pool of connections open.
 
+Both store a run's planned checks without repeating its partition list in every row
+(`planned_checks.py`).
+
 `connections: stock` in the config keeps Dagster's own connection handling instead (a new
 connection per operation), for comparison (`testio-assets bench --instance`).
 
@@ -36,6 +39,7 @@ from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
 from dagster._serdes import ConfigurableClassData
 
 from testio_assets.instance_storage import PooledSqliteEventLogStorage
+from testio_assets.planned_checks import lean_planned_checks
 from testio_assets.postgres_url import check_postgres
 from testio_assets.settings import SettingsError, load_settings
 
@@ -84,7 +88,8 @@ def postgres_storage(
     `pooled`: keep connections open, as Dagster's webserver does for itself
     (`optimize_for_webserver`, no statement timeout here). dagster-postgres otherwise opens
     a new connection, with its authentication, for every read and write: 4-9 times slower
-    in our tests (docs/benchmarks.md).
+    in our tests (docs/benchmarks.md). Also store planned checks the lean way
+    (`planned_checks.py`).
 
     Raises:
         SettingsError: one line naming the setting, the host and the reason.
@@ -100,6 +105,7 @@ def postgres_storage(
     if pooled:
         for part in (storage.run_storage, storage.event_log_storage, storage.schedule_storage):
             part.optimize_for_webserver(statement_timeout=0, pool_recycle=3600, max_overflow=20)
+        lean_planned_checks(storage.event_log_storage)
     return storage
 
 

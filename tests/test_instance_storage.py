@@ -113,7 +113,8 @@ def test_the_pooled_event_log_stores_what_dagsters_own_stores(
 
 # The Dagster code the pooled event log reproduces or relies on, fingerprinted. When an
 # upgrade changes any of it, this fails: read the change, check instance_storage.py
-# against it (store_event_batch writes the rows store_event writes), then update the
+# against it (store_event_batch writes the rows store_event writes; planned_checks.py the
+# rows of planned checks), then update the
 # fingerprint here.
 REPRODUCED = {
     "SqliteEventLogStorage.store_event": SqliteEventLogStorage.store_event,
@@ -121,6 +122,10 @@ REPRODUCED = {
     "SqliteEventLogStorage.has_table": SqliteEventLogStorage.has_table,
     "SqlEventLogStorage.store_event": SqlEventLogStorage.store_event,
     "SqlEventLogStorage.store_event_batch": SqlEventLogStorage.store_event_batch,
+    # replaced by planned_checks.store_planned_checks (the same rows, lean)
+    "SqlEventLogStorage._store_asset_check_evaluation_planned": (
+        SqlEventLogStorage._store_asset_check_evaluation_planned
+    ),
 }
 FINGERPRINTS = {
     "SqliteEventLogStorage.store_event": "f89aed40602438b9",
@@ -128,6 +133,7 @@ FINGERPRINTS = {
     "SqliteEventLogStorage.has_table": "577d801c70b2a4a5",
     "SqlEventLogStorage.store_event": "391ced414e9bfecb",
     "SqlEventLogStorage.store_event_batch": "d710189545dbace2",
+    "SqlEventLogStorage._store_asset_check_evaluation_planned": "bbecef7ab5ce9d01",
 }
 
 
