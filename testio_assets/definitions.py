@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dagster import Definitions
+from dagster import Definitions, in_process_executor
 
 from testio_assets.assets.analytics import build_analytics_asset, build_analytics_sensor
 from testio_assets.assets.product_data import build_product_data_asset
@@ -41,6 +41,11 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         ],
         schedules=[build_refresh_schedule(settings.refresh_cron)],
         resources=build_resources(settings),
+        # A run's steps in the run's own process. Every step writes DuckDB and the
+        # `duckdb` pool runs them one at a time anyway, so a process per step (Dagster's
+        # default) buys nothing and costs each daemon-launched run a second interpreter
+        # (start-up time, and as much memory again; docs/reliability.md).
+        executor=in_process_executor,
     )
 
 

@@ -12,7 +12,13 @@ import uuid
 from pathlib import Path
 
 import pytest
-from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
+from dagster import (
+    DagsterInstance,
+    DagsterRun,
+    DagsterRunStatus,
+    RunsFilter,
+    in_process_executor,
+)
 
 from testio_assets.automation.orphan_runs import (
     HOST_TAG,
@@ -106,6 +112,14 @@ def _tagged_run(instance: DagsterInstance) -> str | None:
         if PROCESS_TAG in record.dagster_run.tags:
             return record.dagster_run.run_id
     return None
+
+
+def test_runs_execute_their_steps_in_the_runs_own_process() -> None:
+    """Every job of the project runs its steps in the run's process: no second
+    interpreter per daemon-launched run (the reaper copes with either, below)."""
+    defs = build_definitions(Settings())
+    job = defs.resolve_implicit_global_asset_job_def()
+    assert job.executor_def is in_process_executor
 
 
 def _report_run_process(queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]

@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from testio_assets.api.models import ApiModel
 from testio_assets.api.validation import Rejected, validate_list
-from testio_assets.timings import WORKER_RSS, record_peak
+from testio_assets.timings import WORKER_RSS, own_peak_rss_mib, record_peak
 
 ModelT = TypeVar("ModelT", bound=ApiModel)
 ResultT = TypeVar("ResultT")
@@ -75,17 +75,6 @@ def _ready() -> bool:
     return True
 
 
-def _peak_rss_mib() -> float:
-    """This process's peak RSS (asked of the worker before it stops): the kernel's mark
-    for its own memory. `ru_maxrss` would not do: Linux carries it across `exec`, so a
-    spawned worker inherits the peak of the large process it was forked from."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
 class BodyParser:
     """Validates list bodies; shaped ones in a worker process when the run is large."""
 
@@ -130,6 +119,6 @@ class BodyParser:
     def close(self) -> None:
         if self._pool is not None:
             with suppress(Exception):  # a broken or cancelled worker has no figure to give
-                record_peak(WORKER_RSS, self._pool.submit(_peak_rss_mib).result(10))
+                record_peak(WORKER_RSS, self._pool.submit(own_peak_rss_mib).result(10))
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
