@@ -5,16 +5,16 @@ asset check, holding every partition of the run, and stores one row per partitio
 index's `asset_check_executions` table. Each row carries the whole event, serialized once
 per row: a run over N partitions serializes and writes N copies of an event listing N
 partitions, per check. That grows with the square of the account: at 1,000 products the
-nine checks cost 12 s before the run's first step (0.6 s at 225), at 2,000 about 50 s and
-300 MB written per run (`docs/benchmarks.md`, "Planned checks"), on every scheduled
-refresh.
+nine checks cost 12 s before the run's first step (1.4 s at 225), at 2,000 about 41 s
+and 150+ MiB written and freed per run (`docs/benchmarks.md`, "Planned checks"), on
+every scheduled refresh.
 
 `store_planned_checks` stores the same rows, each with the planned event without its
 partition list, serialized once for all rows: the row's own `partition` column says which
 partition it plans, as before. Nothing reads the list back from these rows (the UI shows a
 planned check's asset and name); the event in the run's log keeps every partition.
 
-Both event logs of the project's storage use it: the pooled SQLite one through its bases,
+Both event logs of the project's storage use it: the pooled SQLite one as a method,
 dagster-postgres's through `lean_planned_checks`. `connections: stock` keeps
 Dagster's own rows.
 
@@ -79,6 +79,7 @@ def store_planned_checks(storage: Any, event: EventLogEntry, event_id: int | Non
 
 
 def has_lean_planned_checks(event_log: object) -> bool:
+    """Whether `event_log` stores planned checks with `store_planned_checks`."""
     method = getattr(type(event_log), "_store_asset_check_evaluation_planned", None)
     return method is store_planned_checks
 
