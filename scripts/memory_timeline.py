@@ -8,7 +8,7 @@ two samples is missed; it is reset after each line). A line `.. rss ..` is also 
 when RSS moved by 32 MiB or more between output lines, so quiet phases show up too. At
 the end: the peak, and the heap (anonymous) and file-backed parts at that moment, each
 descendant's own peak (the sync's parse worker) and the largest sampled sum of the tree.
-Resetting the mark also resets what the process reports as its own peak (`ru_maxrss`).
+Resetting the mark also resets what the process reports as its own peak (VmHWM).
 Linux only. A diagnosis tool for docs/benchmarks.md ("Where the memory goes").
 """
 

@@ -36,6 +36,7 @@ from testio_assets.ports import free_loopback_port
 from testio_assets.simulator.data import SimulatedAccount
 from testio_assets.simulator.profiles import profile_for
 from testio_assets.simulator.server import DEFAULT_TOKEN
+from testio_assets.timings import PEAK_RSS, WORKER_RSS
 
 BIN = Path(sys.executable).parent
 
@@ -106,11 +107,11 @@ def run_sync(
     *args: str,
     analytics: bool = False,
     **settings: str,
-) -> tuple[float, int, str]:
+) -> tuple[float, str]:
     """`testio-assets sync --timings ARGS` in a child process, with `settings` in its
-    environment: (wall s, peak RSS KiB, output). The analytics are left out (the figures
-    compare the sync itself) unless `analytics`. The instance is prepared in `workdir` the
-    first time."""
+    environment: (wall s, output; the output has the sync's own peak RSS, `timings.py`).
+    The analytics are left out (the figures compare the sync itself) unless `analytics`.
+    The instance is prepared in `workdir` the first time."""
     workdir.mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("TESTIO_")}
     env.pop("DAGSTER_EVENT_BATCH_SIZE", None)
@@ -141,11 +142,11 @@ def run_sync(
     )
     assert process.stdout is not None
     output = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
+    status = process.wait()
     wall = time.monotonic() - started
-    if os.waitstatus_to_exitcode(status) != 0:
+    if status != 0:
         raise RuntimeError(f"testio-assets sync failed:\n{output}")
-    return wall, usage.ru_maxrss, output
+    return wall, output
 
 
 def sensor_tick_seconds(partitions: int, kind: BenchInstance) -> float:
@@ -243,7 +244,6 @@ def run_benchmark(options: BenchOptions) -> dict[str, float]:
         simulator.stop()
     timings = _timings(cold_output)
     wall = f["cold_wall_s"]
-    f.pop("peak_rss_kib")  # ru_maxrss: at least this process's size at the fork (timings.py)
     figures = {
         **f,
         "checks_share": (wall - f["cold_wall_without_checks_s"]) / wall,
@@ -252,8 +252,8 @@ def run_benchmark(options: BenchOptions) -> dict[str, float]:
         "wall_over_lower_bound": wall / lower_bound,
         "wall_over_floor": wall / f["floor_s"],
         "refresh_allowed": needed_for_refresh(account, options.page_size, options.bug_batch_size),
-        "peak_rss_mib": timings["peak RSS (MiB)"],
-        "worker_rss_mib": timings.get("worker RSS (MiB)", 0.0),
+        "peak_rss_mib": timings[PEAK_RSS],
+        "worker_rss_mib": timings.get(WORKER_RSS, 0.0),
     }
     print(render(figures, needed, options, timings))
     print("BENCH_JSON " + json.dumps({k: round(v, 4) for k, v in figures.items()}))
@@ -276,9 +276,7 @@ def _measure(
     )
     f["floor_s"] = time.monotonic() - started
     simulator.reset()
-    f["cold_wall_s"], f["peak_rss_kib"], cold_output = run_sync(
-        workdir, simulator, options, instance
-    )
+    f["cold_wall_s"], cold_output = run_sync(workdir, simulator, options, instance)
     f["cold_requests"] = simulator.requests()
     f["duckdb_mib"] = (workdir / "testio.duckdb").stat().st_size / 2**20
     instance_env = json.loads((workdir / "instance.env").read_text())

@@ -65,7 +65,7 @@ def _is_asset_event(event: EventLogEntry) -> bool:
 
 class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     """`SqliteEventLogStorage` that reuses one SQLite connection per database file (and
-    stores planned checks per partition, `planned_checks.py`)."""
+    stores planned checks without the run's partition list in each row, `planned_checks.py`)."""
 
     def __init__(
         self, base_dir: str | None = None, inst_data: ConfigurableClassData | None = None

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 seconds: Counter[str] = Counter()
+PEAK_RSS = "peak RSS (MiB)"  # this process's own peak (`own_peak_rss_mib`)
 WORKER_RSS = "worker RSS (MiB)"  # the parse worker's own peak, reported when it stops
 peaks: dict[str, float] = {}  # the largest value seen, per figure (say, a worker's peak RSS)
 
@@ -55,7 +56,7 @@ def render_process_timings() -> str:
     lines = ["timings (cumulative seconds in this process):"]
     lines += [f"  {name:<20}{value:8.2f}" for name, value in seconds.most_common()]
     lines.append(f"  {'process CPU':<20}{usage.ru_utime + usage.ru_stime:8.2f}")
-    lines.append(f"  {'peak RSS (MiB)':<20}{own_peak_rss_mib():8.0f}")
+    lines.append(f"  {PEAK_RSS:<20}{own_peak_rss_mib():8.0f}")
     # The bug-page parsing worker, if the sync started one (it has ended by now). Its peak
     # is the one it reported itself (`own_peak_rss_mib`, asked before it stopped).
     if WORKER_RSS in peaks:
