@@ -15,8 +15,8 @@ partition it plans, as before. Nothing reads the list back from these rows (the 
 planned check's asset and name); the event in the run's log keeps every partition.
 
 Both event logs of the project's storage use it: the pooled SQLite one as a method,
-dagster-postgres's through `lean_planned_checks`. `connections: stock` keeps
-Dagster's own rows.
+dagster-postgres's as a method of the class `project_storage.postgres_storage` gives it.
+`connections: stock` keeps Dagster's own rows.
 
 Private Dagster names, and why: the table is not exported, and no public hook shapes how a
 storage records planned checks. Dagster builds the rows this way since partitioned checks
@@ -26,7 +26,6 @@ method replaced here, so an upgrade that changes it fails there.
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any, cast
 
 from dagster import EventLogEntry
@@ -50,7 +49,7 @@ def without_partitions(event: EventLogEntry) -> EventLogEntry:
 
 def store_planned_checks(storage: Any, event: EventLogEntry, event_id: int | None) -> None:
     """`SqlEventLogStorage._store_asset_check_evaluation_planned`, the lean way: a storage
-    class takes it as that method (`PooledSqliteEventLogStorage`, `lean_planned_checks`)."""
+    class takes it as that method (`PooledSqliteEventLogStorage`, `postgres_storage`)."""
     dagster_event = event.dagster_event
     assert dagster_event is not None
     planned = cast(AssetCheckEvaluationPlanned, dagster_event.event_specific_data)
@@ -82,20 +81,3 @@ def has_lean_planned_checks(event_log: object) -> bool:
     """Whether `event_log` stores planned checks with `store_planned_checks`."""
     method = getattr(type(event_log), "_store_asset_check_evaluation_planned", None)
     return method is store_planned_checks
-
-
-@cache
-def _lean(storage_class: type) -> type:
-    return type(
-        storage_class.__name__,
-        (storage_class,),
-        {"_store_asset_check_evaluation_planned": store_planned_checks},
-    )
-
-
-def lean_planned_checks(event_log: object) -> None:
-    """Make an event log storage a library built (dagster-postgres's) store planned checks
-    the lean way: its class becomes a subclass that only replaces that method, so the
-    object its library's constructor built stays as it was."""
-    if not has_lean_planned_checks(event_log):
-        event_log.__class__ = _lean(type(event_log))

@@ -12,7 +12,8 @@ dev`'s webserver and daemon, run workers) then gets:
   small pool of connections open.
 
 Both store a run's planned checks without repeating its partition list in every row
-(`planned_checks.py`).
+(`planned_checks.py`); PostgreSQL's sets up a pool's limit safely when runs start together
+(`pool_limits.py`).
 
 `connections: stock` in the config keeps Dagster's own connection handling instead (a new
 connection per operation), for comparison (`testio-assets bench --instance`).
@@ -30,7 +31,8 @@ dagster-io/dagster#26342 (custom storage classes in dagster.yaml), still open.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import cache
 from typing import Any
 
 from dagster import DagsterInstance, Field, StringSource
@@ -39,7 +41,8 @@ from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
 from dagster._serdes import ConfigurableClassData
 
 from testio_assets.instance_storage import PooledSqliteEventLogStorage
-from testio_assets.planned_checks import lean_planned_checks
+from testio_assets.planned_checks import store_planned_checks
+from testio_assets.pool_limits import initialize_pool_limit
 from testio_assets.postgres_url import check_postgres
 from testio_assets.settings import SettingsError, load_settings
 
@@ -89,7 +92,7 @@ def postgres_storage(
     (`optimize_for_webserver`, no statement timeout here). dagster-postgres otherwise opens
     a new connection, with its authentication, for every read and write: 4-9 times slower
     in our tests (docs/benchmarks.md). Also store planned checks the lean way
-    (`planned_checks.py`).
+    (`planned_checks.py`). Either way, set up pool limits safely (`pool_limits.py`).
 
     Raises:
         SettingsError: one line naming the setting, the host and the reason.
@@ -102,11 +105,23 @@ def postgres_storage(
     scheme, rest = url.split("://", 1)
     driver_url = f"postgresql+psycopg2://{rest}" if "+" not in scheme else url
     storage = DagsterPostgresStorage(driver_url, inst_data=inst_data)
+    methods: dict[str, Callable[..., Any]] = {
+        "initialize_concurrency_limit_to_default": initialize_pool_limit
+    }
     if pooled:
         for part in (storage.run_storage, storage.event_log_storage, storage.schedule_storage):
             part.optimize_for_webserver(statement_timeout=0, pool_recycle=3600, max_overflow=20)
-        lean_planned_checks(storage.event_log_storage)
+        methods["_store_asset_check_evaluation_planned"] = store_planned_checks
+    event_log = storage.event_log_storage
+    event_log.__class__ = _with_methods(type(event_log), tuple(sorted(methods.items())))
     return storage
+
+
+@cache
+def _with_methods(base: type, methods: tuple[tuple[str, Callable[..., Any]], ...]) -> type:
+    """A subclass of a library's storage class (dagster-postgres's event log) replacing
+    only `methods`: the object its library's constructor built becomes one, as it was."""
+    return type(base.__name__, (base,), dict(methods))
 
 
 def storage_kind(instance: DagsterInstance) -> str:

@@ -114,7 +114,7 @@ def test_the_pooled_event_log_stores_what_dagsters_own_stores(
 # The Dagster code the pooled event log reproduces or relies on, fingerprinted. When an
 # upgrade changes any of it, this fails: read the change, check instance_storage.py
 # against it (store_event_batch writes the rows store_event writes; planned_checks.py the
-# rows of planned checks), then update the
+# rows of planned checks, pool_limits.py the pool's row), then update the
 # fingerprint here.
 REPRODUCED = {
     "SqliteEventLogStorage.store_event": SqliteEventLogStorage.store_event,
@@ -126,6 +126,10 @@ REPRODUCED = {
     "SqlEventLogStorage._store_asset_check_evaluation_planned": (
         SqlEventLogStorage._store_asset_check_evaluation_planned
     ),
+    # replaced on PostgreSQL by pool_limits.initialize_pool_limit (dagster-io/dagster#33552)
+    "SqlEventLogStorage.initialize_concurrency_limit_to_default": (
+        SqlEventLogStorage.initialize_concurrency_limit_to_default
+    ),
 }
 FINGERPRINTS = {
     "SqliteEventLogStorage.store_event": "f89aed40602438b9",
@@ -134,6 +138,7 @@ FINGERPRINTS = {
     "SqlEventLogStorage.store_event": "391ced414e9bfecb",
     "SqlEventLogStorage.store_event_batch": "d710189545dbace2",
     "SqlEventLogStorage._store_asset_check_evaluation_planned": "bbecef7ab5ce9d01",
+    "SqlEventLogStorage.initialize_concurrency_limit_to_default": "6d44fe17c895aa29",
 }
 
 
