@@ -31,7 +31,8 @@ dagster-io/dagster#26342 (custom storage classes in dagster.yaml), still open.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
@@ -43,8 +44,10 @@ from dagster._serdes import ConfigurableClassData
 from testio_assets.instance_storage import PooledSqliteEventLogStorage
 from testio_assets.planned_checks import store_planned_checks
 from testio_assets.pool_limits import initialize_pool_limit
-from testio_assets.postgres_url import check_postgres
+from testio_assets.postgres_url import CONNECT_TIMEOUT_SECONDS, check_postgres
 from testio_assets.settings import SettingsError, load_settings
+
+SCHEMA_LOCK_KEY = 0x74657374696F  # "testio": the advisory lock `schema_lock` takes
 
 
 class ProjectStorage(DagsterSqliteStorage):
@@ -104,7 +107,8 @@ def postgres_storage(
     # URL as psycopg 3: name the driver.
     scheme, rest = url.split("://", 1)
     driver_url = f"postgresql+psycopg2://{rest}" if "+" not in scheme else url
-    storage = DagsterPostgresStorage(driver_url, inst_data=inst_data)
+    with schema_lock(url):
+        storage = DagsterPostgresStorage(driver_url, inst_data=inst_data)
     methods: dict[str, Callable[..., Any]] = {
         "initialize_concurrency_limit_to_default": initialize_pool_limit
     }
@@ -122,6 +126,29 @@ def _with_methods(base: type, methods: tuple[tuple[str, Callable[..., Any]], ...
     """A subclass of a library's storage class (dagster-postgres's event log) replacing
     only `methods`: the object its library's constructor built becomes one, as it was."""
     return type(base.__name__, (base,), dict(methods))
+
+
+@contextmanager
+def schema_lock(url: str) -> Iterator[None]:
+    """Hold the project's advisory lock on the database at `url` (one process at a time).
+
+    dagster-postgres creates its tables when a process finds them missing, and retries
+    when another process created one meanwhile, but only on one of the errors PostgreSQL
+    gives for that: processes starting together on a new database (the webserver and
+    daemon of a fresh deployment, overlapping syncs) failed on "type run_tags already
+    exists" (seen in this project's tests). Building the storage under this lock lets one
+    process create the tables while the others wait and then find them.
+    """
+    import psycopg2
+
+    conn = psycopg2.connect(url, connect_timeout=CONNECT_TIMEOUT_SECONDS)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
+        yield
+    finally:
+        conn.close()  # ending the session releases the lock
 
 
 def storage_kind(instance: DagsterInstance) -> str:

@@ -1,9 +1,12 @@
-"""Runs starting together on a shared PostgreSQL instance set up the `duckdb` pool once.
+"""Processes starting together on a shared PostgreSQL instance: they set up the `duckdb`
+pool once, and create Dagster's tables once.
 
-The race behind a CI failure (`testio_assets/pool_limits.py`): another process has written
-the pool's row in a transaction not yet committed when this one sets the pool up. The
-interleaving is made on purpose here: a second connection holds that transaction open
-while the storage's call waits on it, then commits.
+The races behind two CI failures, each made on purpose here. The pool
+(`testio_assets/pool_limits.py`): another process has written the pool's row in a
+transaction not yet committed when this one sets the pool up; a second connection holds
+that transaction open while the storage's call waits on it, then commits. The tables
+(`project_storage.schema_lock`): another process holds the lock while this one builds its
+storage.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import pytest
 import sqlalchemy
 from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
 
+from testio_assets.project_storage import postgres_storage, schema_lock
 from tests.conftest import postgres_database
 from tests.test_instance_storage import _instance
 
@@ -103,3 +107,25 @@ def test_dagsters_own_set_up_fails_on_that_interleaving(
         chain.append(str(raised))
         raised = raised.__context__
     assert any("concurrency_limits_concurrency_key_key" in text for text in chain), chain
+
+
+def test_processes_starting_together_create_the_tables_one_at_a_time(
+    request: pytest.FixtureRequest,
+) -> None:
+    """While one process holds the schema lock, another building the storage on the same
+    new database waits for it instead of creating tables beside it (which failed with
+    "type run_tags already exists"), then finds the tables."""
+    url = postgres_database(request)
+    engine = sqlalchemy.create_engine(url.replace("postgresql://", "postgresql+psycopg2://"))
+    built: list[object] = []
+    try:
+        with schema_lock(url):
+            builder = threading.Thread(target=lambda: built.append(postgres_storage(url, None)))
+            builder.start()
+            time.sleep(1.5)
+            assert builder.is_alive(), "the storage was built without waiting for the lock"
+            assert "runs" not in sqlalchemy.inspect(engine).get_table_names()
+        builder.join(60)
+        assert built and "runs" in sqlalchemy.inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
