@@ -1,12 +1,14 @@
 """How much Dagster stores per run, and what that makes per day: `testio-assets bench`.
 
 The benchmark reads the instance's footprint (event-log rows and bytes on disk or in the
-database) between its syncs; the difference made by one no-change refresh with its
-analytics, and by one refresh of every product's features, gives the growth per day at
-the default intervals: the schedule every 15 minutes (96 refreshes a day, each followed by
-the analytics of every product), and every product's features once per TTL (24 a day at
-the default hour). The shipped retention settings purge sensor and schedule ticks, not
-run history, so the event log grows by that much every day.
+database) between its syncs; the differences give the growth per day at the default
+intervals: the schedule every 15 minutes, 96 refreshes a day, of which 95 find most
+products unchanged and record only what changed (assets/recording.py), and one records
+every partition again with the analytics that follows (`TESTIO_RECORD_EVERY_HOURS`, a
+day); and every product's features once per TTL (24 a day at the default hour), with
+their analytics. The shipped retention settings purge sensor and schedule ticks;
+`run_history_sensor` deletes runs after `TESTIO_RUN_HISTORY_DAYS`, so the history holds
+that many days of this growth.
 """
 
 from __future__ import annotations
@@ -57,11 +59,11 @@ def _events_of(instance: DagsterInstance, run_id: str) -> int:
         cursor = page.cursor
 
 
-def per_day(refresh_with_analytics: Footprint, features: Footprint) -> Footprint:
-    """Growth per day from one refresh with analytics and one refresh of all features."""
+def per_day(quiet: Footprint, rerecord: Footprint, features: Footprint) -> Footprint:
+    """Growth per day from a no-change refresh, the refresh that records everything again
+    (with analytics) and a refresh of every product's features (with analytics)."""
+    day = [(quiet, REFRESHES_PER_DAY - 1), (rerecord, 1), (features, FEATURE_REFRESHES_PER_DAY)]
     return Footprint(
-        refresh_with_analytics.event_rows * REFRESHES_PER_DAY
-        + features.event_rows * FEATURE_REFRESHES_PER_DAY,
-        refresh_with_analytics.bytes * REFRESHES_PER_DAY
-        + features.bytes * FEATURE_REFRESHES_PER_DAY,
+        sum(part.event_rows * times for part, times in day),
+        sum(part.bytes * times for part, times in day),
     )

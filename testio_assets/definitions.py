@@ -7,6 +7,7 @@ from dagster import Definitions, in_process_executor
 from testio_assets.assets.analytics import build_analytics_asset, build_analytics_sensor
 from testio_assets.assets.product_data import build_product_data_asset
 from testio_assets.assets.products import products
+from testio_assets.assets.recording import record_window
 from testio_assets.automation.orphan_runs import build_orphaned_runs_sensor
 from testio_assets.automation.run_history import build_run_history_sensor
 from testio_assets.automation.schedules import build_refresh_schedule
@@ -27,7 +28,10 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
     return Definitions(
         assets=[
             products,
-            build_product_data_asset(settings.feature_ttl_seconds),
+            build_product_data_asset(
+                settings.feature_ttl_seconds,
+                record_window(settings.run_history_days, settings.record_every_hours),
+            ),
             build_analytics_asset(health_thresholds(settings)),
         ],
         sensors=[

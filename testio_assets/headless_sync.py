@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dagster import (
+    AssetKey,
     AssetSelection,
     DagsterInstance,
     Definitions,
@@ -21,13 +22,14 @@ from dagster import (
 )
 
 from testio_assets.automation.orphan_runs import reap_orphaned_runs
+from testio_assets.automation.partition_records import latest_storage_ids
 from testio_assets.automation.partitions import (
     contiguous_ranges,
     product_partitions,
     range_tags,
     sync_partitions,
 )
-from testio_assets.names import ANALYTICS, FEATURES, PER_PRODUCT, PRODUCTS
+from testio_assets.names import ANALYTICS, FEATURES, PER_PRODUCT, PRODUCTS, REQUESTS_TAG
 from testio_assets.store.analytics import analytics_counts
 from testio_assets.store.database import DuckDBStore, lock_waits
 from testio_assets.store.queries import active_product_ids, table_counts
@@ -82,7 +84,9 @@ def run_sync(
 ) -> SyncSummary:
     """Refresh the catalogue, register partitions, then materialize `assets` per product,
     evaluating their checks in the same runs (unless `checks` is False), then (unless
-    `analytics` is False) the analytics of every product that synced.
+    `analytics` is False) the analytics of every product that synced. A plain sync (no
+    `product_ids`) records only what changed (`assets/recording.py`), and rebuilds the
+    analytics of those products only (and of any whose analytics were never built).
 
     Raises:
         SyncError: a requested product is not an active product.
@@ -97,7 +101,7 @@ def run_sync(
 
     catalogue = runner.materialize([PRODUCTS], {"loggers": CONSOLE_INFO}, {})
     summary.run_ids.append(catalogue.run_id)
-    summary.requests += _requests(catalogue)
+    summary.requests += _requests(instance, catalogue)
     if not catalogue.success:
         summary.failure = _failure(catalogue)[0] or "the products catalogue could not be read"
         summary.seconds = time.monotonic() - started
@@ -108,28 +112,52 @@ def run_sync(
     chosen = _chosen(product_ids, active)
     summary.products = sorted(int(p) for p in chosen)
     ordered = instance.get_dynamic_partitions(product_partitions.name)
-    # A plain sync keeps fresh features; `--product` forces a full re-read.
-    config = {
-        "ops": {"product_data": {"config": {"skip_fresh_features": not product_ids}}},
-        "loggers": CONSOLE_INFO,
-    }
-    failures: list[str] = []
-    for first, last in contiguous_ranges(ordered, chosen):
-        result = runner.materialize(list(assets), config, range_tags(first, last))
-        summary.run_ids.append(result.run_id)
-        summary.requests += _requests(result)
-        if not result.success:
-            text, failed = _failure(result)
-            failures.append(text or f"run {result.run_id} failed")
-            in_range = ordered[ordered.index(first) : ordered.index(last) + 1]
-            summary.failed_products += failed or sorted(int(k) for k in in_range if k in chosen)
+    plain = not product_ids
+    failures, recorded = _sync_products(runner, ordered, chosen, assets, plain, summary)
     if analytics:
         synced = chosen - {str(pid) for pid in summary.failed_products}
+        if plain:  # an unchanged product's analytics stay as they are, once built
+            synced &= recorded | _without_analytics(instance, synced)
         failures += _analytics(runner, ordered, synced, summary)
     if failures:
         summary.failure = "\n".join(failures)
         summary.failed_products = sorted(set(summary.failed_products))
     return _finished(summary, store, started)
+
+
+def _sync_products(
+    runner: _Runner,
+    ordered: Sequence[str],
+    chosen: set[str],
+    assets: Sequence[str],
+    plain: bool,
+    summary: SyncSummary,
+) -> tuple[list[str], set[str]]:
+    """The per-product runs over `chosen` (one per contiguous range of `ordered`): the
+    failures' messages and the partitions recorded. A plain sync keeps fresh features and
+    records only what changed, as the refresh schedule does (assets/recording.py);
+    `--product` re-reads and records everything."""
+    step = {
+        "skip_fresh_features": plain,
+        "changes_only": plain,
+        "unplanned_checks": plain and runner.checks,
+    }
+    config = {"ops": {"product_data": {"config": step}}, "loggers": CONSOLE_INFO}
+    failures: list[str] = []
+    recorded: set[str] = set()
+    for first, last in contiguous_ranges(ordered, chosen):
+        result = runner.materialize(
+            list(assets), config, range_tags(first, last), planned_checks=not plain
+        )
+        summary.run_ids.append(result.run_id)
+        summary.requests += _requests(runner.instance, result)
+        recorded |= _recorded(result)
+        if not result.success:
+            text, failed = _failure(result)
+            failures.append(text or f"run {result.run_id} failed")
+            in_range = ordered[ordered.index(first) : ordered.index(last) + 1]
+            summary.failed_products += failed or sorted(int(k) for k in in_range if k in chosen)
+    return failures, recorded
 
 
 def _finished(summary: SyncSummary, store: DuckDBStore, started: float) -> SyncSummary:
@@ -160,7 +188,7 @@ def refresh_features(defs: Definitions, instance: DagsterInstance, product_id: i
     if not result.success:
         text, _ = _failure(result)
         raise SyncError(text or f"run {result.run_id} failed")
-    return _requests(result)
+    return _requests(instance, result)
 
 
 def _analytics(
@@ -189,14 +217,20 @@ class _Runner:
     checks: bool
 
     def materialize(
-        self, selection: list[str], run_config: dict[str, Any], tags: dict[str, str]
+        self,
+        selection: list[str],
+        run_config: dict[str, Any],
+        tags: dict[str, str],
+        planned_checks: bool = True,
     ) -> ExecuteInProcessResult:
+        """`selection` with its checks, unless `planned_checks` or `self.checks` is False
+        (the first: the step evaluates them unplanned, `assets/recording.py`)."""
         chosen = AssetSelection.assets(*selection)
         return materialize(
             self.assets,
             instance=self.instance,
             resources=self.resources,
-            selection=chosen if self.checks else chosen.without_checks(),
+            selection=chosen if self.checks and planned_checks else chosen.without_checks(),
             run_config=run_config,
             raise_on_error=False,
             tags={**tags, "testio/trigger": "cli-sync"},
@@ -216,12 +250,29 @@ def _chosen(product_ids: Sequence[int] | None, active: list[str]) -> set[str]:
     return {str(p) for p in product_ids}
 
 
-def _requests(result: object) -> int:
+def _requests(instance: DagsterInstance, result: ExecuteInProcessResult) -> int:
+    """The run's API requests: the product step's tag, else its materializations' sum."""
+    run = instance.get_run_by_id(result.run_id)
+    if run is not None and REQUESTS_TAG in run.tags:
+        return int(run.tags[REQUESTS_TAG])
     total = 0
-    for event in result.get_asset_materialization_events():  # type: ignore[attr-defined]
+    for event in result.get_asset_materialization_events():
         value = event.materialization.metadata.get("api_requests")
         total += int(value.value) if value is not None else 0
     return total
+
+
+def _recorded(result: ExecuteInProcessResult) -> set[str]:
+    """The partitions the run recorded a materialization of."""
+    return {str(e.partition) for e in result.get_asset_materialization_events() if e.partition}
+
+
+def _without_analytics(instance: DagsterInstance, partitions: set[str]) -> set[str]:
+    """Those of `partitions` with an analytics table never materialized."""
+    missing: set[str] = set()
+    for name in ANALYTICS:
+        missing |= partitions - set(latest_storage_ids(instance, AssetKey(name)))
+    return missing
 
 
 def _failure(result: object) -> tuple[str | None, list[int]]:

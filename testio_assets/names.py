@@ -24,3 +24,6 @@ ANALYTICS_GROUP = "analytics"
 # The concurrency pool of every step that writes DuckDB (one writer process at a time);
 # its limit is in the instance settings (dagster_home/dagster.yaml).
 DUCKDB_POOL = "duckdb"
+
+# The run tag holding a product step's API requests, partitions recorded or not.
+REQUESTS_TAG = "testio/api_requests"

@@ -58,6 +58,11 @@ class Settings(BaseModel):
     )
     # Finished runs older than this are deleted (automation/run_history.py); 0 keeps all.
     run_history_days: int = Field(default=7, ge=0, le=3650, alias="TESTIO_RUN_HISTORY_DAYS")
+    # How long a refresh leaves an unchanged tests, bugs or users partition unrecorded in
+    # Dagster (assets/recording.py); capped at half of TESTIO_RUN_HISTORY_DAYS.
+    record_every_hours: float = Field(
+        default=24.0, gt=0.0, le=87_600.0, alias="TESTIO_RECORD_EVERY_HOURS"
+    )
     # A product's health (analytics.product_quality_summary): warning or critical once a
     # rate reaches its threshold. Rates are fractions (0.2 = 20 %).
     health_rejection_warning: float = Field(

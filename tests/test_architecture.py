@@ -29,7 +29,7 @@ ALLOWED: dict[str, set[str]] = {
     "store": {"api.models"},
     "checks": {"store"},
     "sync": {"api", "store", "checks"},
-    "automation": {"api", "store", "sync"},
+    "automation": {"api", "store", "sync", "checks"},
     # Assets address partitions, and record which process runs a DuckDB step.
     "assets": {
         "api",
@@ -38,6 +38,7 @@ ALLOWED: dict[str, set[str]] = {
         "checks",
         "automation.partitions",
         "automation.orphan_runs",
+        "automation.partition_records",
     },
     "simulator": {"api.client"},
 }

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from dagster import (
     AssetKey,
+    AssetSelection,
     DagsterInstance,
     DagsterRun,
     DagsterRunStatus,
@@ -125,15 +126,24 @@ def test_the_schedule_refreshes_every_partition_in_one_run(
     assert request.tags["dagster/asset_partition_range_start"] == keys[0]
     assert request.tags["dagster/asset_partition_range_end"] == keys[-1]
     assert {k.path[-1] for k in request.asset_selection} == {"products", "tests", "bugs", "users"}
+    # Only the catalogue's checks are planned: the per-product ones are evaluated by the
+    # step and recorded with the partitions it records (assets/recording.py).
+    assert {k.asset_key.path[-1] for k in request.asset_check_keys or []} == {"products"}
+    assert request.run_config["ops"]["product_data"]["config"] == {
+        "changes_only": True,
+        "unplanned_checks": True,
+    }
 
-    # Run what the schedule asked for, after time moved on upstream.
+    # Run what the schedule asked for, as the daemon would, after time moved on upstream.
     simulator.advance(2)
     simulator.app.reset_counts()
     result = materialize(
         list(defs.assets or []),
         instance=instance,
         resources=defs.resources,
-        selection=request.asset_selection,
+        selection=AssetSelection.assets(*request.asset_selection).without_checks()
+        | AssetSelection.checks(*(request.asset_check_keys or [])),
+        run_config=request.run_config,
         tags=request.tags,
     )
     assert result.success
@@ -157,6 +167,14 @@ def test_the_schedule_refreshes_every_partition_in_one_run(
         e for e in result.get_asset_materialization_events() if e.asset_key == AssetKey("tests")
     ]
     assert {e.partition for e in tests_events} <= set(keys)
+    assert tests_events, "the simulator changed nothing: the run recorded no tests"
+    checked = {
+        e.event_specific_data.partition
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        and e.event_specific_data.asset_key == AssetKey("tests")
+    }
+    assert checked == {e.partition for e in tests_events}
 
 
 def test_a_product_that_vanishes_after_the_run_was_planned_is_skipped_not_failed(

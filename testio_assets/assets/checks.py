@@ -59,6 +59,12 @@ def wanted_checks(selected: Iterable[AssetCheckKey]) -> dict[str, frozenset[str]
     return {asset: frozenset(names) for asset, names in wanted.items()}
 
 
+def all_checks(assets: Iterable[str]) -> dict[str, frozenset[str]]:
+    """Every check of `assets`, as asset name -> check names (assets without checks left out)."""
+    found = {asset: frozenset(check.name for check in checks_of(asset)) for asset in assets}
+    return {asset: names for asset, names in found.items() if names}
+
+
 def evaluation(outcome: CheckOutcome, target: CheckTarget | None) -> AssetCheckEvaluation:
     """The Dagster evaluation of one outcome (per partition for per-product checks), of the
     materialization `target` (`check_targets.py`)."""

@@ -31,7 +31,7 @@ from pydantic import Field
 from testio_assets.api.client import TestIOClient
 from testio_assets.api.errors import TokenRefusedError
 from testio_assets.assets.check_targets import latest_materializations
-from testio_assets.assets.checks import check_specs, evaluation, wanted_checks
+from testio_assets.assets.checks import all_checks, check_specs, evaluation, wanted_checks
 from testio_assets.assets.descriptions import DESCRIPTIONS
 from testio_assets.assets.metadata import (
     GROUP,
@@ -41,6 +41,7 @@ from testio_assets.assets.metadata import (
     report_metadata,
     table_metadata,
 )
+from testio_assets.assets.recording import RecordPolicy, changes_policy
 from testio_assets.automation.orphan_runs import record_process
 from testio_assets.automation.partitions import product_partitions
 from testio_assets.checks.definitions import CheckOutcome
@@ -52,6 +53,7 @@ from testio_assets.names import (
     FEATURES,
     PER_PRODUCT,
     PRODUCTS,
+    REQUESTS_TAG,
     TESTS,
     USERS,
 )
@@ -74,6 +76,23 @@ class ProductDataConfig(Config):
             "Read every page of each product's tests instead of the newest ones only, so the "
             "completeness check compares the whole listing (`sync --product` and backfills "
             "do this)."
+        ),
+    )
+    changes_only: bool = Field(
+        default=False,
+        description=(
+            "Record a tests, bugs or users partition in Dagster only when its rows changed, a "
+            "check of it did not pass (now or last time), or it was last recorded over a day "
+            "ago; the rest are synced and checked, not recorded again "
+            "(testio_assets/assets/recording.py). The refresh schedule and a plain "
+            "`testio-assets sync` set it."
+        ),
+    )
+    unplanned_checks: bool = Field(
+        default=False,
+        description=(
+            "Evaluate every check of the selected assets although the run planned none "
+            "(with changes_only: a planned check left unrecorded would show as skipped)."
         ),
     )
     skip_fresh_features: bool = Field(
@@ -101,8 +120,11 @@ def _spec(name: str, freshness: FreshnessPolicy | None = None) -> AssetSpec:
     )
 
 
-def build_product_data_asset(feature_ttl_seconds: int) -> AssetsDefinition:
-    """The multi-asset, with the `features` freshness window taken from the settings."""
+def build_product_data_asset(
+    feature_ttl_seconds: int, record_every: timedelta = timedelta(days=1)
+) -> AssetsDefinition:
+    """The multi-asset, with the `features` freshness window taken from the settings;
+    `record_every`: how long a refresh of changes only leaves a partition unrecorded."""
     ttl = timedelta(seconds=feature_ttl_seconds)
     # Dagster refuses freshness windows under a minute; the sensor still uses the real TTL.
     policy = FreshnessPolicy.time_window(fail_window=max(ttl, MIN_FRESHNESS_WINDOW))
@@ -124,7 +146,7 @@ def build_product_data_asset(feature_ttl_seconds: int) -> AssetsDefinition:
         testio: TestIOClient,
         store: DuckDBStore,
     ) -> Iterator[AssetMaterialization | AssetCheckEvaluation]:
-        yield from _sync_step(context, config, testio, store, ttl)
+        yield from _sync_step(context, config, testio, store, (ttl, record_every))
 
     return product_data
 
@@ -133,18 +155,27 @@ CHECK_BATCH = 64  # check outcomes whose targets are looked up together
 
 
 def _report_events(
-    context: AssetExecutionContext, sync: BackgroundSync[Any], progress: Progress
+    context: AssetExecutionContext,
+    sync: BackgroundSync[Any],
+    progress: Progress,
+    policy: RecordPolicy,
 ) -> Iterator[AssetMaterialization | AssetCheckEvaluation]:
     """Each report as events, as it arrives: one materialization per asset and partition,
     each with its own figures (the step yields no outputs, so partitions that failed are
     not reported as stored), then its check evaluations, batched while reports queue up
-    so their target materializations are looked up in one query per asset."""
+    so their target materializations are looked up in one query per asset. A report the
+    `policy` does not record yields nothing."""
     pending: list[tuple[str, int, list[CheckOutcome]]] = []
+    unrecorded = requests = 0
     for name, pid, report in sync:
+        requests += report.requests
         if name in progress.expected:
             progress.add(name, report)
             if progress.due():
                 context.log.info(progress.line())
+        if report.materialized and not policy.records(name, pid, report):
+            unrecorded += 1
+            continue
         if report.materialized:
             yield AssetMaterialization(
                 asset_key=AssetKey(name), partition=str(pid), metadata=report_metadata(report)
@@ -155,6 +186,15 @@ def _report_events(
             yield from _evaluations(context, pending)
             pending = []
     yield from _evaluations(context, pending)
+    # Unrecorded partitions made requests too: the run's total is a tag (UI, `sync`).
+    context.instance.add_run_tags(context.run_id, {REQUESTS_TAG: str(requests)})
+    if unrecorded:
+        context.log.info(
+            "%d partition(s) unchanged, checks passed and recorded within %g h: not "
+            "recorded again (testio_assets/assets/recording.py)",
+            unrecorded,
+            policy.window.total_seconds() / 3600,
+        )
 
 
 def _evaluations(
@@ -171,18 +211,30 @@ def _sync_step(
     config: ProductDataConfig,
     testio: TestIOClient,
     store: DuckDBStore,
-    ttl: timedelta,
+    windows: tuple[timedelta, timedelta],
 ) -> Iterator[AssetMaterialization | AssetCheckEvaluation]:
     """The step: plan from the run's partitions and selection, sync, report as it goes."""
     record_process(context.instance, context.run_id)
     now = datetime.now(UTC)
+    ttl, record_every = windows
+    selected = frozenset(key.path[-1] for key in context.selected_asset_keys)
+    checks = (
+        all_checks(selected)
+        if config.unplanned_checks
+        else wanted_checks(context.selected_asset_check_keys)
+    )
     plan = SyncPlan(
         product_ids=[int(key) for key in context.partition_keys],
-        selected=frozenset(key.path[-1] for key in context.selected_asset_keys),
+        selected=selected,
         now=now,
         features_fresh_for=ttl if config.skip_fresh_features else None,
         full_listing=config.full_listing or BACKFILL_TAG in context.run.tags,
-        checks=CheckPlan(wanted_checks(context.selected_asset_check_keys), ttl, now),
+        checks=CheckPlan(checks, ttl, now),
+    )
+    policy = (
+        changes_policy(context.instance, selected, context.partition_keys, now, record_every)
+        if config.changes_only
+        else RecordPolicy()
     )
     context.log.info(
         "syncing %s for %d product(s)%s",
@@ -192,7 +244,9 @@ def _sync_step(
     )
     sync = BackgroundSync(partial(sync_product_partitions, testio, store, plan))
     with relaxed_gc():
-        yield from _report_events(context, sync, Progress.of(plan.selected, len(plan.product_ids)))
+        yield from _report_events(
+            context, sync, Progress.of(plan.selected, len(plan.product_ids)), policy
+        )
     try:
         outcome = sync.result()
     except TokenRefusedError as refused:

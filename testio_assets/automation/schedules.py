@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dagster import (
+    AssetCheckKey,
     AssetKey,
     AssetSelection,
     DefaultScheduleStatus,
@@ -13,19 +14,29 @@ from dagster import (
 )
 
 from testio_assets.automation.partitions import product_partitions, range_tags
+from testio_assets.checks.definitions import checks_of
 from testio_assets.names import BUGS, PRODUCTS, TESTS, USERS
 
 REFRESHED = [AssetKey(name) for name in (PRODUCTS, TESTS, BUGS, USERS)]
+# The catalogue's checks are planned; the per-product ones are evaluated unplanned, and
+# recorded with the partitions the refresh records (testio_assets/assets/recording.py).
+PLANNED_CHECKS = [AssetCheckKey(AssetKey(PRODUCTS), check.name) for check in checks_of(PRODUCTS)]
+CHANGES_ONLY = {
+    "ops": {"product_data": {"config": {"changes_only": True, "unplanned_checks": True}}}
+}
 
 
 def refresh_request(partition_keys: list[str], run_key: str) -> RunRequest:
-    """One run: the catalogue, then tests, bugs and users over every product partition."""
+    """One run: the catalogue, then tests, bugs and users over every product partition,
+    recording only what changed (or is due a record)."""
     tags = {"testio/trigger": "refresh_tests_and_bugs"}
     if not partition_keys:
         return RunRequest(run_key=run_key, asset_selection=[AssetKey(PRODUCTS)], tags=tags)
     return RunRequest(
         run_key=run_key,
         asset_selection=REFRESHED,
+        asset_check_keys=PLANNED_CHECKS,
+        run_config=CHANGES_ONLY,
         tags={**tags, **range_tags(partition_keys[0], partition_keys[-1])},
     )
 
@@ -39,7 +50,9 @@ def build_refresh_schedule(cron: str = "*/15 * * * *") -> ScheduleDefinition:
         description=(
             "Refreshes `products`, then `tests`, `bugs` and `users` for every active product in "
             "one multi-partition run. Only tests that can still change are re-read; final "
-            f"tests cost nothing. Cron: `{cron}` (TESTIO_REFRESH_CRON)."
+            "tests cost nothing. A product is recorded when it changed, a check of it did "
+            "not pass, or its last record is a day old; the others are checked, not "
+            f"recorded again. Cron: `{cron}` (TESTIO_REFRESH_CRON)."
         ),
     )
     def refresh_tests_and_bugs(context: ScheduleEvaluationContext) -> RunRequest:

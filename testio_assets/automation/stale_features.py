@@ -20,14 +20,13 @@ from datetime import datetime, timedelta
 
 from dagster import (
     AssetKey,
-    AssetRecordsFilter,
     DagsterInstance,
     DagsterRunStatus,
     RunsFilter,
 )
 
 from testio_assets import names
-from testio_assets.automation.partition_records import latest_storage_ids
+from testio_assets.automation.partition_records import freshness_cut, latest_storage_ids
 from testio_assets.automation.partitions import PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG
 
 FEATURES = AssetKey(names.FEATURES)
@@ -68,16 +67,6 @@ class StaleFeatures:
         if self.in_flight:
             text += f"; running: {show(self.in_flight)}"
         return text
-
-
-def freshness_cut(instance: DagsterInstance, asset_key: AssetKey, after: datetime) -> int | None:
-    """Storage id of the first materialization after `after`, or None if there is none."""
-    result = instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=asset_key, after_timestamp=after.timestamp()),
-        limit=1,
-        ascending=True,
-    )
-    return result.records[0].storage_id if result.records else None
 
 
 def partitions_in_flight(

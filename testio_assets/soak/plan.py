@@ -49,6 +49,13 @@ class SoakPlan:
         never empties: a test of the machine, not of the pipeline."""
         return max(120, int(self.seconds / 24))
 
+    @property
+    def record_every_hours(self) -> float:
+        """How often unchanged partitions are recorded again (assets/recording.py): every
+        third of the soak, two minutes at least (a day has one such refresh; the soak's
+        compressed day has a few)."""
+        return max(120.0, self.seconds / 3) / 3600
+
     def profile(self) -> Profile:
         return profile_for("small", self.products)
 

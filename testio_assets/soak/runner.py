@@ -42,6 +42,7 @@ def dagster_env(plan: SoakPlan, server: SimulatorServer, home: Path, db: Path) -
         TESTIO_DUCKDB_PATH=str(db),
         FEATURE_CACHE_TTL_SECONDS=str(plan.feature_ttl_seconds),
         TESTIO_REFRESH_CRON=plan.refresh_cron,
+        TESTIO_RECORD_EVERY_HOURS=f"{plan.record_every_hours:.6f}",
         TESTIO_DISCOVERY_INTERVAL_SECONDS=str(plan.discovery_interval_seconds),
     )
     return env
