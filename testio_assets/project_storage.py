@@ -145,7 +145,7 @@ def schema_lock(url: str) -> Iterator[None]:
     try:
         conn.autocommit = True
         with conn.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
+            cursor.callproc("pg_advisory_lock", (SCHEMA_LOCK_KEY,))  # waits for it
         yield
     finally:
         conn.close()  # ending the session releases the lock

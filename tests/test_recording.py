@@ -10,12 +10,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dagster import AssetCheckEvaluation, AssetCheckKey, AssetKey, DagsterInstance
+from dagster import (
+    AssetCheckEvaluation,
+    AssetCheckKey,
+    AssetKey,
+    AssetPartitionStatus,
+    DagsterInstance,
+)
 
 from testio_assets.assets.recording import RecordPolicy, changes_policy, record_window
 from testio_assets.automation.partition_records import unsettled_check_partitions
+from testio_assets.automation.partitions import product_partitions
 from testio_assets.checks.definitions import CheckOutcome, checks_of
 from testio_assets.names import ANALYTICS, BUGS, CHAIN, FEATURES, PRODUCTS, TESTS, USERS
+from testio_assets.simulator.faults import Fault
 from testio_assets.simulator.server import SimulatorServer
 from testio_assets.store.merge import WriteCounts
 from testio_assets.sync.report import StepReport
@@ -157,3 +165,25 @@ def test_the_window_stays_inside_the_run_history_kept() -> None:
     assert record_window(0) == timedelta(days=1)  # history kept forever
     assert record_window(7, every_hours=0.5) == timedelta(minutes=30)
     assert record_window(7, every_hours=400) == timedelta(days=3.5)
+
+
+def test_a_refresh_failing_on_one_product_records_the_others_so_only_it_shows_failed(
+    simulator: SimulatorServer, db: Path, instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dagster marks every partition a failed run planned and did not materialize as
+    failed: when a product fails, the refresh records the unchanged ones after all."""
+    defs = pipeline_for(simulator, db, monkeypatch)
+    sync(defs, instance)
+    keys = [str(p.id) for p in simulator.account.active_products()]
+    denied = keys[1]
+    simulator.arm(
+        Fault(endpoint="exploratory_tests", status=403, product_id=int(denied), times=None)
+    )
+    summary = sync(defs, instance)
+    assert summary.failed_products == [int(denied)]
+    recorded = _recorded(instance, summary.run_ids)
+    assert recorded[TESTS] == set(keys) - {denied}
+    status = instance.get_status_by_partition(AssetKey(TESTS), keys, product_partitions)
+    assert status is not None
+    failed = {key for key, value in status.items() if value == AssetPartitionStatus.FAILED}
+    assert failed == {denied}

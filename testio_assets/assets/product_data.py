@@ -7,7 +7,7 @@ are stored and reported as materialized, then the step fails naming each failed 
 """
 
 # No `from __future__ import annotations`: Dagster inspects the `context` annotation.
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -82,8 +82,8 @@ class ProductDataConfig(Config):
         default=False,
         description=(
             "Record a tests, bugs or users partition in Dagster only when its rows changed, a "
-            "check of it did not pass (now or last time), or it was last recorded over a day "
-            "ago; the rest are synced and checked, not recorded again "
+            "check of it did not pass (now or last time), or its last record is older than "
+            "TESTIO_RECORD_EVERY_HOURS; the rest are synced and checked, not recorded again "
             "(testio_assets/assets/recording.py). The refresh schedule and a plain "
             "`testio-assets sync` set it."
         ),
@@ -152,6 +152,8 @@ def build_product_data_asset(
 
 
 CHECK_BATCH = 64  # check outcomes whose targets are looked up together
+# A report left unrecorded: (asset, product id, its materialization's metadata, checks).
+Unrecorded = tuple[str, int, dict[str, Any], list[CheckOutcome]]
 
 
 def _report_events(
@@ -159,14 +161,15 @@ def _report_events(
     sync: BackgroundSync[Any],
     progress: Progress,
     policy: RecordPolicy,
-) -> Iterator[AssetMaterialization | AssetCheckEvaluation]:
+) -> Generator[AssetMaterialization | AssetCheckEvaluation, None, list[Unrecorded]]:
     """Each report as events, as it arrives: one materialization per asset and partition,
     each with its own figures (the step yields no outputs, so partitions that failed are
     not reported as stored), then its check evaluations, batched while reports queue up
     so their target materializations are looked up in one query per asset. A report the
-    `policy` does not record yields nothing."""
+    `policy` does not record yields nothing: it is returned, for `_recorded_after_all`."""
     pending: list[tuple[str, int, list[CheckOutcome]]] = []
-    unrecorded = requests = 0
+    unrecorded: list[Unrecorded] = []
+    requests = 0
     for name, pid, report in sync:
         requests += report.requests
         if name in progress.expected:
@@ -174,7 +177,7 @@ def _report_events(
             if progress.due():
                 context.log.info(progress.line())
         if report.materialized and not policy.records(name, pid, report):
-            unrecorded += 1
+            unrecorded.append((name, pid, report_metadata(report), report.checks))
             continue
         if report.materialized:
             yield AssetMaterialization(
@@ -192,8 +195,32 @@ def _report_events(
         context.log.info(
             "%d partition(s) unchanged, checks passed and recorded within %g h: not "
             "recorded again (testio_assets/assets/recording.py)",
-            unrecorded,
+            len(unrecorded),
             policy.window.total_seconds() / 3600,
+        )
+    return unrecorded
+
+
+def _recorded_after_all(
+    context: AssetExecutionContext, unrecorded: list[Unrecorded]
+) -> Iterator[AssetMaterialization | AssetCheckEvaluation]:
+    """The partitions left unrecorded, recorded after all because the run fails: Dagster
+    shows every partition that a failed run planned and did not materialize as failed,
+    and only the failed products' partitions should."""
+    if unrecorded:
+        context.log.info(
+            "the run fails: recording the %d unchanged partition(s) too, so that only the "
+            "failed products' partitions show as failed",
+            len(unrecorded),
+        )
+    for start in range(0, len(unrecorded), CHECK_BATCH):
+        batch = unrecorded[start : start + CHECK_BATCH]
+        for name, pid, metadata, _ in batch:
+            yield AssetMaterialization(
+                asset_key=AssetKey(name), partition=str(pid), metadata=metadata
+            )
+        yield from _evaluations(
+            context, [(name, pid, checks) for name, pid, _, checks in batch if checks]
         )
 
 
@@ -244,7 +271,7 @@ def _sync_step(
     )
     sync = BackgroundSync(partial(sync_product_partitions, testio, store, plan))
     with relaxed_gc():
-        yield from _report_events(
+        unrecorded = yield from _report_events(
             context, sync, Progress.of(plan.selected, len(plan.product_ids)), policy
         )
     try:
@@ -253,6 +280,7 @@ def _sync_step(
         raise Failure(description=str(refused), allow_retries=False) from None
     context.log.info(change_summary(outcome))
     if outcome.failures:
+        yield from _recorded_after_all(context, unrecorded)
         raise Failure(
             description=(
                 f"{len(outcome.failed_products)} of {len(plan.product_ids)} product(s) "
