@@ -61,7 +61,7 @@ def _storage_rows(f: dict[str, float]) -> list[tuple[str, str]]:
     return [
         ("6. DuckDB file after the cold sync", f"{f['duckdb_mib']:,.0f} MiB"),
         (
-            "7. Dagster events: no-change refresh / re-record + analytics / features + analytics",
+            "7. Dagster event log: events per no-change refresh / re-record / features",
             f"{f['events_per_refresh']:,.0f} / {f['events_per_rerecord']:,.0f}"
             f" / {f['events_per_features_refresh']:,.0f}",
         ),

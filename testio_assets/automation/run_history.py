@@ -1,13 +1,15 @@
 """Run history retention: finished runs older than `TESTIO_RUN_HISTORY_DAYS` are deleted.
 
 Dagster keeps every run's events forever, and this pipeline makes many runs: for 225
-products the default schedule and sensors store about 480,000 events a day (3.4 GiB of
-SQLite files; docs/benchmarks.md). `run_history_sensor` deletes, every hour, the finished
-runs last updated before the retention window, oldest first, at most `BATCH` per tick
-(`DagsterInstance.delete_run`: the run and its events, materializations included). Runs
-in flight are never touched. A partition not materialized within the window loses its
-history with its last run and counts as never synced: the stale-features sensor requests
-its features again, and the UI shows it unmaterialized until the next refresh.
+products the default schedule and sensors store about 160,000 events a day (770 MiB of
+SQLite files, refreshes recording only what changed; docs/benchmarks.md).
+`run_history_sensor` deletes, every hour, the finished runs last updated before the
+retention window, oldest first, at most `BATCH` per tick (`DagsterInstance.delete_run`:
+the run and its events, materializations included). Runs in flight are never touched.
+Refreshes record every tests, bugs and users partition at least once per half this window
+(assets/recording.py). A partition not materialized within the window loses its history
+with its last run and counts as never synced: the stale-features sensor requests its
+features again, and the UI shows it unmaterialized until the next refresh.
 """
 
 from __future__ import annotations
