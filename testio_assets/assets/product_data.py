@@ -61,6 +61,7 @@ from testio_assets.store.database import DuckDBStore
 from testio_assets.sync.background import BackgroundSync
 from testio_assets.sync.engine import SyncPlan, sync_product_partitions
 from testio_assets.sync.progress import Progress
+from testio_assets.sync.report import PartitionOutcome, StepReport
 
 MIN_FRESHNESS_WINDOW = timedelta(minutes=1)
 BACKFILL_TAG = "dagster/backfill"  # set by Dagster on every run of a backfill
@@ -146,14 +147,12 @@ def build_product_data_asset(
         testio: TestIOClient,
         store: DuckDBStore,
     ) -> Iterator[AssetMaterialization | AssetCheckEvaluation]:
-        yield from _sync_step(context, config, testio, store, (ttl, record_every))
+        yield from _sync_step(context, config, testio, store, ttl, record_every)
 
     return product_data
 
 
 CHECK_BATCH = 64  # check outcomes whose targets are looked up together
-# A report left unrecorded: (asset, product id, its materialization's metadata, checks).
-Unrecorded = tuple[str, int, dict[str, Any], list[CheckOutcome]]
 
 
 def _report_events(
@@ -161,14 +160,15 @@ def _report_events(
     sync: BackgroundSync[Any],
     progress: Progress,
     policy: RecordPolicy,
-) -> Generator[AssetMaterialization | AssetCheckEvaluation, None, list[Unrecorded]]:
+) -> Generator[AssetMaterialization | AssetCheckEvaluation, None, list[tuple[str, int]]]:
     """Each report as events, as it arrives: one materialization per asset and partition,
     each with its own figures (the step yields no outputs, so partitions that failed are
     not reported as stored), then its check evaluations, batched while reports queue up
     so their target materializations are looked up in one query per asset. A report the
-    `policy` does not record yields nothing: it is returned, for `_recorded_after_all`."""
+    `policy` does not record yields nothing: its (asset, product) is returned, for
+    `_recorded_after_all`."""
     pending: list[tuple[str, int, list[CheckOutcome]]] = []
-    unrecorded: list[Unrecorded] = []
+    unrecorded: list[tuple[str, int]] = []
     requests = 0
     for name, pid, report in sync:
         requests += report.requests
@@ -177,12 +177,10 @@ def _report_events(
             if progress.due():
                 context.log.info(progress.line())
         if report.materialized and not policy.records(name, pid, report):
-            unrecorded.append((name, pid, report_metadata(report), report.checks))
+            unrecorded.append((name, pid))
             continue
         if report.materialized:
-            yield AssetMaterialization(
-                asset_key=AssetKey(name), partition=str(pid), metadata=report_metadata(report)
-            )
+            yield _materialization(name, pid, report)
         if report.checks:
             pending.append((name, pid, report.checks))
         if pending and (len(pending) >= CHECK_BATCH or not sync.has_ready()):
@@ -201,12 +199,18 @@ def _report_events(
     return unrecorded
 
 
+def _materialization(name: str, pid: int, report: StepReport) -> AssetMaterialization:
+    return AssetMaterialization(
+        asset_key=AssetKey(name), partition=str(pid), metadata=report_metadata(report)
+    )
+
+
 def _recorded_after_all(
-    context: AssetExecutionContext, unrecorded: list[Unrecorded]
+    context: AssetExecutionContext, outcome: PartitionOutcome, unrecorded: list[tuple[str, int]]
 ) -> Iterator[AssetMaterialization | AssetCheckEvaluation]:
-    """The partitions left unrecorded, recorded after all because the run fails: Dagster
-    shows every partition that a failed run planned and did not materialize as failed,
-    and only the failed products' partitions should."""
+    """The partitions left unrecorded (their reports are in `outcome`), recorded after all
+    because the run fails: Dagster shows every partition that a failed run planned and did
+    not materialize as failed, and only the failed products' partitions should."""
     if unrecorded:
         context.log.info(
             "the run fails: recording the %d unchanged partition(s) too, so that only the "
@@ -214,13 +218,14 @@ def _recorded_after_all(
             len(unrecorded),
         )
     for start in range(0, len(unrecorded), CHECK_BATCH):
-        batch = unrecorded[start : start + CHECK_BATCH]
-        for name, pid, metadata, _ in batch:
-            yield AssetMaterialization(
-                asset_key=AssetKey(name), partition=str(pid), metadata=metadata
-            )
+        batch = [
+            (name, pid, outcome.reports[(name, pid)])
+            for name, pid in unrecorded[start : start + CHECK_BATCH]
+        ]
+        for name, pid, report in batch:
+            yield _materialization(name, pid, report)
         yield from _evaluations(
-            context, [(name, pid, checks) for name, pid, _, checks in batch if checks]
+            context, [(name, pid, report.checks) for name, pid, report in batch if report.checks]
         )
 
 
@@ -238,12 +243,12 @@ def _sync_step(
     config: ProductDataConfig,
     testio: TestIOClient,
     store: DuckDBStore,
-    windows: tuple[timedelta, timedelta],
+    ttl: timedelta,
+    record_every: timedelta,
 ) -> Iterator[AssetMaterialization | AssetCheckEvaluation]:
     """The step: plan from the run's partitions and selection, sync, report as it goes."""
     record_process(context.instance, context.run_id)
     now = datetime.now(UTC)
-    ttl, record_every = windows
     selected = frozenset(key.path[-1] for key in context.selected_asset_keys)
     checks = (
         all_checks(selected)
@@ -280,7 +285,7 @@ def _sync_step(
         raise Failure(description=str(refused), allow_retries=False) from None
     context.log.info(change_summary(outcome))
     if outcome.failures:
-        yield from _recorded_after_all(context, unrecorded)
+        yield from _recorded_after_all(context, outcome, unrecorded)
         raise Failure(
             description=(
                 f"{len(outcome.failed_products)} of {len(plan.product_ids)} product(s) "

@@ -51,8 +51,8 @@ def build_refresh_schedule(cron: str = "*/15 * * * *") -> ScheduleDefinition:
             "Refreshes `products`, then `tests`, `bugs` and `users` for every active product in "
             "one multi-partition run. Only tests that can still change are re-read; final "
             "tests cost nothing. A product is recorded when it changed, a check of it did "
-            "not pass, or its last record is a day old; the others are checked, not "
-            f"recorded again. Cron: `{cron}` (TESTIO_REFRESH_CRON)."
+            "not pass, or its last record is older than TESTIO_RECORD_EVERY_HOURS; the "
+            f"others are checked, not recorded again. Cron: `{cron}` (TESTIO_REFRESH_CRON)."
         ),
     )
     def refresh_tests_and_bugs(context: ScheduleEvaluationContext) -> RunRequest:
