@@ -27,3 +27,6 @@ DUCKDB_POOL = "duckdb"
 
 # The run tag holding a product step's API requests, partitions recorded or not.
 REQUESTS_TAG = "testio/api_requests"
+
+# How often a refresh records an unchanged partition anyway (TESTIO_RECORD_EVERY_HOURS).
+DEFAULT_RECORD_EVERY_HOURS = 24.0

@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 
+from testio_assets.names import DEFAULT_RECORD_EVERY_HOURS
 from testio_assets.simulator.profiles import PROFILES
 
 DEFAULT_DUCKDB_PATH = "data/testio.duckdb"
@@ -61,7 +62,7 @@ class Settings(BaseModel):
     # How long a refresh leaves an unchanged tests, bugs or users partition unrecorded in
     # Dagster (assets/recording.py); capped at half of TESTIO_RUN_HISTORY_DAYS.
     record_every_hours: float = Field(
-        default=24.0, gt=0.0, le=87_600.0, alias="TESTIO_RECORD_EVERY_HOURS"
+        default=DEFAULT_RECORD_EVERY_HOURS, gt=0.0, le=87_600.0, alias="TESTIO_RECORD_EVERY_HOURS"
     )
     # A product's health (analytics.product_quality_summary): warning or critical once a
     # rate reaches its threshold. Rates are fractions (0.2 = 20 %).

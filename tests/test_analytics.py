@@ -4,6 +4,7 @@ thresholds."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -12,10 +13,19 @@ import duckdb
 import pytest
 from dagster import AssetKey, AssetSelection, DagsterInstance, evaluate_automation_conditions
 
+from testio_assets.assets.analytics_preview import PREVIEW_ROWS, SHOWN, metadata_by_product
 from testio_assets.headless_sync import run_sync
-from testio_assets.names import ANALYTICS, BUGS
+from testio_assets.names import (
+    ANALYTICS,
+    BUGS,
+    FEATURE_QUALITY,
+    PRODUCT_QUALITY_SUMMARY,
+    QUALITY_BY_MONTH,
+    TESTER_ACTIVITY,
+)
 from testio_assets.simulator.server import SimulatorServer
-from testio_assets.store.analytics import HealthThresholds, refresh
+from testio_assets.store.analytics import HealthThresholds, refresh, rows_of
+from testio_assets.store.merge import WriteCounts
 from tests.pipeline_helpers import pipeline_for, query, sync
 
 WEIGHTS = {"critical": 5, "high": 3, "low": 1, "visual": 1, "content": 1}
@@ -257,3 +267,60 @@ def test_a_failed_blocking_check_holds_the_partitions_analytics_back(
         assert summary.failure is not None and "bugs_have_a_test" in summary.failure
         second = evaluate_automation_conditions(defs, instance, analytics, cursor=first.cursor)
         assert second.total_requested == 0
+
+
+def _cells(markdown: str) -> list[list[str]]:
+    """The header and data rows of a pipe table (the separator line left out)."""
+    lines = [line for line in markdown.splitlines() if line.startswith("|")]
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[:1] + lines[2:]]
+
+
+def test_previews_show_each_products_top_rows_and_figures(synced_db: Path) -> None:
+    """The metadata the UI shows per analytics partition: the top rows by the table's
+    ranking (the rest counted), days without times, and the figures it plots."""
+    with duckdb.connect(str(synced_db), read_only=True) as conn:
+        ids = [r[0] for r in conn.execute("SELECT id FROM products WHERE is_active").fetchall()]
+        found = {table: rows_of(conn, table, ids) for table in ANALYTICS}
+
+    def metadata(table: str) -> dict[int, dict[str, Any]]:
+        per_product = Counter(r["product_id"] for r in found[table])
+        counts = {pid: WriteCounts(rows=per_product[pid]) for pid in ids}
+        return metadata_by_product(table, found[table], counts)
+
+    features, testers = metadata(FEATURE_QUALITY), metadata(TESTER_ACTIVITY)
+    months, summary = metadata(QUALITY_BY_MONTH), metadata(PRODUCT_QUALITY_SUMMARY)
+    longer = 0
+    for pid in ids:
+        mine = [r for r in found[FEATURE_QUALITY] if r["product_id"] == pid]
+        header, *shown = _cells(features[pid]["preview"].value)
+        assert header == SHOWN[FEATURE_QUALITY] and len(shown) == min(len(mine), PREVIEW_ROWS)
+        best = max(mine, key=lambda r: (r["severity_score"], r["bugs"], -r["feature_id"]))
+        assert shown[0][0] == best["feature"]
+        assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}|-", row[8]) for row in shown)
+        assert features[pid]["features_never_tested"] == sum(r["never_tested"] for r in mine)
+        assert features[pid]["bugs"] == sum(r["bugs"] for r in mine)
+
+        people = [r for r in found[TESTER_ACTIVITY] if r["product_id"] == pid]
+        assert testers[pid]["testers"] == len(people)
+        header, *shown = _cells(testers[pid]["preview"].value)
+        assert header == SHOWN[TESTER_ACTIVITY] and len(shown) == min(len(people), PREVIEW_ROWS)
+        if len(people) > PREVIEW_ROWS:
+            longer += 1
+            more = (
+                f"... and {len(people) - PREVIEW_ROWS} more row(s) in `analytics.{TESTER_ACTIVITY}`"
+            )
+            assert testers[pid]["preview"].value.endswith(more)
+        assert testers[pid]["bugs_accepted"] == sum(r["bugs_accepted"] for r in people)
+
+        slices = [r for r in found[QUALITY_BY_MONTH] if r["product_id"] == pid]
+        dated = {r["month"] for r in slices if r["month"] is not None}  # None: never run
+        assert months[pid]["months"] == len(dated)
+        latest = max(dated).strftime("%Y-%m-%d")
+        assert _cells(months[pid]["preview"].value)[1][0] == latest
+
+        (row,) = (r for r in found[PRODUCT_QUALITY_SUMMARY] if r["product_id"] == pid)
+        pairs = dict(_cells(summary[pid]["preview"].value)[1:])
+        assert pairs["health"] == row["health"] == summary[pid]["health"]
+        assert pairs["tests"] == str(row["tests"])
+        assert summary[pid]["accepted_bugs"] == row["bugs_accepted"] + row["bugs_auto_accepted"]
+    assert longer, "no product with more rows than the preview shows: the test proves less"

@@ -68,7 +68,7 @@ def _spec(name: str) -> AssetSpec:
         description=DESCRIPTIONS[name],
         group_name=ANALYTICS_GROUP,
         owners=OWNERS,
-        kinds={"duckdb", "pandas"},
+        kinds={"duckdb"},
         skippable=True,
         partitions_def=product_partitions,
         automation_condition=follows_upstream(),

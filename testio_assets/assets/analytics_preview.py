@@ -1,13 +1,19 @@
 """What a person sees of an analytics partition in the UI: a Markdown preview of its top
-rows (pandas) and a few numbers the UI plots over time."""
+rows and a few numbers the UI plots over time.
+
+Plain Python over the rows DuckDB returns (no pandas: pyarrow imports pandas whenever it is
+installed, 50 MiB in every process that builds a table, for a preview of ten rows)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Any
 
 from dagster import MetadataValue
+from tabulate import tabulate
 
 from testio_assets.names import (
     FEATURE_QUALITY,
@@ -17,8 +23,7 @@ from testio_assets.names import (
 )
 from testio_assets.store.merge import WriteCounts
 
-if TYPE_CHECKING:
-    import pandas as pd
+Row = dict[str, Any]
 
 PREVIEW_ROWS = 10
 
@@ -56,16 +61,17 @@ SHOWN = {
 
 
 def metadata_by_product(
-    table: str, frame: pd.DataFrame, counts: Mapping[int, WriteCounts]
+    table: str, rows: Sequence[Row], counts: Mapping[int, WriteCounts]
 ) -> dict[int, dict[str, Any]]:
-    """Each product's materialization metadata: counts, a preview, figures. Computed for
-    all products at once (sorting and formatting per product cost 14 ms each)."""
-    tops = {int(pid): rows for pid, rows in _top_rows(table, frame).groupby("product_id")}
-    figures = _figures(table, frame)
+    """Each product's materialization metadata: counts, a preview, figures. `rows`: the
+    products' rows of `analytics.<table>` (`store.analytics.rows_of`)."""
+    by_product: dict[int, list[Row]] = defaultdict(list)
+    for row in rows:
+        by_product[int(row["product_id"])].append(row)
     metadata = {}
     for pid, count in counts.items():
-        top = tops.get(pid)
-        text = "(no rows)" if top is None else _markdown(table, top, count.rows)
+        product_rows = by_product.get(pid, [])
+        text = _markdown(table, product_rows, count.rows) if product_rows else "(no rows)"
         metadata[pid] = {
             "dagster/partition_row_count": count.rows,
             "dagster/row_count": count.table_rows,
@@ -73,71 +79,90 @@ def metadata_by_product(
             "rows_updated": count.updated,
             "rows_removed": count.removed,
             "preview": MetadataValue.md(text),
-            **figures.get(pid, {}),
+            **(_figures(table, product_rows) if product_rows else {}),
         }
     return metadata
 
 
-def _top_rows(table: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """Each product's first PREVIEW_ROWS rows by TOP_BY, formatted for printing."""
-    order = TOP_BY[table]
-    ascending = [c in ASCENDING for c in order]
-    if table == QUALITY_BY_MONTH:
-        ascending = [False, True]  # the latest month first
-    ranked = frame.sort_values(["product_id", *order], ascending=[True, *ascending])
-    top = ranked.groupby("product_id", sort=False).head(PREVIEW_ROWS)
-    top = top[["product_id", *SHOWN[table]]].copy()
-    for column in top.columns:
-        if str(top[column].dtype).startswith("datetime"):
-            top[column] = top[column].dt.strftime("%Y-%m-%d")
-    return top.astype(object).where(top.notna(), None)  # NaN and NaT print as "-"
+def top_rows(table: str, rows: Sequence[Row]) -> list[Row]:
+    """A product's first PREVIEW_ROWS rows by TOP_BY (empty values last), SHOWN columns."""
+    ranked = list(rows)
+    for column in reversed(TOP_BY[table]):  # stable sorts, least significant key first
+        descending = column not in ASCENDING
+        ranked.sort(key=lambda row, c=column: _sort_key(row[c], descending), reverse=descending)
+    return [{column: row[column] for column in SHOWN[table]} for row in ranked[:PREVIEW_ROWS]]
 
 
-def _markdown(table: str, top: pd.DataFrame, total: int) -> str:
-    shown = top.drop(columns="product_id")
+def _sort_key(value: Any, descending: bool) -> tuple[bool, Any]:
+    empty = _empty(value)
+    # Empty values last either way: reversed order puts a True first, so flip it.
+    return (not empty if descending else empty, None if empty else value)
+
+
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _markdown(table: str, rows: Sequence[Row], total: int) -> str:
+    top = top_rows(table, rows)
     if table == PRODUCT_QUALITY_SUMMARY:  # one row: as measure | value, readable at a glance
-        pairs = shown.iloc[0].map(_cell).reset_index()
-        return pairs.to_markdown(index=False, headers=["measure", "value"])
-    text = shown.to_markdown(index=False, floatfmt=".3g", missingval="-")
-    more = total - len(shown)
+        pairs = [(name, _cell(value)) for name, value in top[0].items()]
+        return tabulate(pairs, headers=["measure", "value"], tablefmt="pipe")
+    text = tabulate(
+        [[_printable(value) for value in row.values()] for row in top],
+        headers=SHOWN[table],
+        tablefmt="pipe",
+        floatfmt=".3g",
+        missingval="-",
+    )
+    more = total - len(top)
     return text + (f"\n\n... and {more} more row(s) in `analytics.{table}`" if more > 0 else "")
 
 
+def _printable(value: Any) -> Any:
+    if _empty(value):
+        return None
+    if isinstance(value, date):  # dates and times: the day is enough in a preview
+        return value.strftime("%Y-%m-%d")
+    return value
+
+
 def _cell(value: Any) -> str:
-    if value is None:
+    if _empty(value):
         return "-"
     if isinstance(value, list | tuple):
         return "; ".join(map(str, value)) or "-"
-    if hasattr(value, "tolist"):  # a NumPy array (a DuckDB list)
-        return _cell(value.tolist())
+    if isinstance(value, date):
+        return value.strftime("%Y-%m-%d")
     if isinstance(value, float):
-        return "-" if math.isnan(value) else f"{value:.3g}"
+        return f"{value:.3g}"
     return str(value)
 
 
-def _figures(table: str, frame: pd.DataFrame) -> dict[int, dict[str, Any]]:
-    """Numbers worth a plot over time, per product."""
-    grouped = frame.groupby("product_id")
+def _figures(table: str, rows: Sequence[Row]) -> dict[str, Any]:
+    """Numbers worth a plot over time, for one product's rows."""
     if table == FEATURE_QUALITY:
-        sums = grouped.agg(features_never_tested=("never_tested", "sum"), bugs=("bugs", "sum"))
-    elif table == TESTER_ACTIVITY:
-        sums = grouped.agg(testers=("tester", "size"), bugs_accepted=("bugs_accepted", "sum"))
-    elif table == QUALITY_BY_MONTH:
-        sums = grouped.agg(months=("month", "nunique"))
-    else:
-        return {int(row["product_id"]): _health_figures(row) for _, row in frame.iterrows()}
-    return {
-        int(pid): {name: int(value) for name, value in values.items()}
-        for pid, values in sums.to_dict("index").items()
-    }
+        return {
+            "features_never_tested": _total(rows, "never_tested"),
+            "bugs": _total(rows, "bugs"),
+        }
+    if table == TESTER_ACTIVITY:
+        return {"testers": len(rows), "bugs_accepted": _total(rows, "bugs_accepted")}
+    if table == QUALITY_BY_MONTH:
+        return {"months": len({row["month"] for row in rows if row["month"] is not None})}
+    return _health_figures(rows[0])
 
 
-def _health_figures(row: pd.Series) -> dict[str, Any]:
+def _total(rows: Sequence[Row], column: str) -> int:
+    return int(sum(row[column] or 0 for row in rows))
+
+
+def _health_figures(row: Row) -> dict[str, Any]:
     figures: dict[str, Any] = {
-        "accepted_bugs": int(row["bugs_accepted"] + row["bugs_auto_accepted"]),
-        "features_never_tested": int(row["features_never_tested"]),
+        "accepted_bugs": int((row["bugs_accepted"] or 0) + (row["bugs_auto_accepted"] or 0)),
+        "features_never_tested": int(row["features_never_tested"] or 0),
         "health": str(row["health"]),
     }
-    if not math.isnan(row["rejection_rate"]):  # NULL (no bugs) is left out, not plotted as 0
+    if not _empty(row["rejection_rate"]):  # NULL (no bugs) is left out, not plotted as 0
         figures["rejection_rate"] = MetadataValue.float(round(float(row["rejection_rate"]), 4))
     return figures

@@ -41,7 +41,7 @@ from testio_assets.assets.metadata import (
     report_metadata,
     table_metadata,
 )
-from testio_assets.assets.recording import RecordPolicy, changes_policy
+from testio_assets.assets.recording import DEFAULT_WINDOW, RecordPolicy, changes_policy
 from testio_assets.automation.orphan_runs import record_process
 from testio_assets.automation.partitions import product_partitions
 from testio_assets.checks.definitions import CheckOutcome
@@ -122,7 +122,7 @@ def _spec(name: str, freshness: FreshnessPolicy | None = None) -> AssetSpec:
 
 
 def build_product_data_asset(
-    feature_ttl_seconds: int, record_every: timedelta = timedelta(days=1)
+    feature_ttl_seconds: int, record_every: timedelta = DEFAULT_WINDOW
 ) -> AssetsDefinition:
     """The multi-asset, with the `features` freshness window taken from the settings;
     `record_every`: how long a refresh of changes only leaves a partition unrecorded."""

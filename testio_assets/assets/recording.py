@@ -39,13 +39,16 @@ from testio_assets.automation.partition_records import (
     unsettled_check_partitions,
 )
 from testio_assets.checks.definitions import checks_of
-from testio_assets.names import BUGS, TESTS, USERS
+from testio_assets.names import BUGS, DEFAULT_RECORD_EVERY_HOURS, TESTS, USERS
 from testio_assets.sync.report import StepReport
 
 RECORDED_ON_CHANGE = frozenset({TESTS, BUGS, USERS})
+DEFAULT_WINDOW = timedelta(hours=DEFAULT_RECORD_EVERY_HOURS)
 
 
-def record_window(run_history_days: int, every_hours: float = 24.0) -> timedelta:
+def record_window(
+    run_history_days: int, every_hours: float = DEFAULT_RECORD_EVERY_HOURS
+) -> timedelta:
     """How long an unchanged partition may go unrecorded: `every_hours`
     (`TESTIO_RECORD_EVERY_HOURS`), at most half the run history kept, so that its last
     record is never deleted with its run."""
@@ -60,7 +63,7 @@ class RecordPolicy:
     `window`: how long an unchanged partition may go unrecorded."""
 
     due: dict[str, frozenset[str]] | None = None
-    window: timedelta = timedelta(days=1)
+    window: timedelta = DEFAULT_WINDOW
 
     def records(self, asset: str, product_id: int, report: StepReport) -> bool:
         if self.due is None or asset not in self.due:

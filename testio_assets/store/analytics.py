@@ -12,16 +12,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from duckdb import DuckDBPyConnection
 
 from testio_assets.store.analytics_sql import QUERIES, SCHEMA
 from testio_assets.store.merge import WriteCounts
 from testio_assets.store.sql import run
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 log = logging.getLogger("testio_assets.store")
 
@@ -131,12 +128,16 @@ def _counts(
     }
 
 
-def rows_of(conn: DuckDBPyConnection, table: str, product_ids: Sequence[int]) -> pd.DataFrame:
-    """The products' rows of `analytics.<table>`, in the table's order, as a DataFrame."""
-    return conn.execute(
+def rows_of(
+    conn: DuckDBPyConnection, table: str, product_ids: Sequence[int]
+) -> list[dict[str, Any]]:
+    """The products' rows of `analytics.<table>`, in the table's order, as dicts."""
+    cursor = conn.execute(
         f"SELECT * FROM {SCHEMA}.{table} WHERE product_id IN (SELECT unnest($ids::BIGINT[]))",
         {"ids": list(product_ids)},
-    ).df()
+    )
+    names = [column[0] for column in cursor.description or []]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def analytics_counts(conn: DuckDBPyConnection) -> dict[str, int]:
