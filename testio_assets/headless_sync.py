@@ -21,6 +21,7 @@ from dagster import (
     materialize,
 )
 
+from testio_assets.assets.recording import RECORDED_ON_CHANGE
 from testio_assets.automation.orphan_runs import reap_orphaned_runs
 from testio_assets.automation.partition_records import latest_storage_ids
 from testio_assets.automation.partitions import (
@@ -137,17 +138,20 @@ def _sync_products(
     failures' messages and the partitions recorded. A plain sync keeps fresh features and
     records only what changed, as the refresh schedule does (assets/recording.py);
     `--product` re-reads and records everything."""
+    # A first sync records every partition: its checks are planned (as for `--product`),
+    # which Dagster stores for less than checks evaluated unplanned (docs/benchmarks.md).
+    planned = not plain or _never_recorded(runner.instance, assets, chosen)
     step = {
         "skip_fresh_features": plain,
         "changes_only": plain,
-        "unplanned_checks": plain and runner.checks,
+        "unplanned_checks": runner.checks and not planned,
     }
     config = {"ops": {"product_data": {"config": step}}, "loggers": CONSOLE_INFO}
     failures: list[str] = []
     recorded: set[str] = set()
     for first, last in contiguous_ranges(ordered, chosen):
         result = runner.materialize(
-            list(assets), config, range_tags(first, last), planned_checks=not plain
+            list(assets), config, range_tags(first, last), planned_checks=planned
         )
         summary.run_ids.append(result.run_id)
         summary.requests += _requests(runner.instance, result)
@@ -235,6 +239,15 @@ class _Runner:
             raise_on_error=False,
             tags={**tags, "testio/trigger": "cli-sync"},
         )
+
+
+def _never_recorded(instance: DagsterInstance, assets: Sequence[str], chosen: set[str]) -> bool:
+    """Whether none of `chosen` has a materialization of an asset that a refresh records
+    only on change (a first sync: the refresh records all of them anyway)."""
+    return not any(
+        chosen & set(latest_storage_ids(instance, AssetKey(asset)))
+        for asset in RECORDED_ON_CHANGE & set(assets)
+    )
 
 
 def _chosen(product_ids: Sequence[int] | None, active: list[str]) -> set[str]:

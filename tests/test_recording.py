@@ -53,6 +53,18 @@ def _recorded(instance: DagsterInstance, run_ids: list[str]) -> dict[str, set[st
     return dict(seen)
 
 
+def _planned(instance: DagsterInstance, run_ids: list[str]) -> set[str]:
+    """The checks (`asset:check`) the runs planned when they were created."""
+    planned = set()
+    for run_id in run_ids:
+        for record in instance.get_records_for_run(run_id).records:
+            event = record.event_log_entry.dagster_event
+            if event is not None and event.event_type_value == "ASSET_CHECK_EVALUATION_PLANNED":
+                check = event.event_specific_data
+                planned.add(f"{check.asset_key.path[-1]}:{check.check_name}")
+    return planned
+
+
 def _rows_by_product(db: Path, table: str) -> dict[int, list[tuple[Any, ...]]]:
     """The table's rows per product, without the sync's own timestamps."""
     columns = {
@@ -73,6 +85,9 @@ def test_a_refresh_without_changes_records_only_the_catalogue(
     first = sync(defs, instance)
     products = {str(p.id) for p in simulator.account.active_products()}
     assert _recorded(instance, first.run_ids)[TESTS] == products
+    # A first sync records every partition, so it plans their checks (cheaper to store).
+    per_product = {f"{c.asset_key.path[-1]}:{c.name}" for c in PER_PRODUCT_CHECKS}
+    assert per_product <= _planned(instance, first.run_ids)
     simulator.app.reset_counts()
     summary = sync(defs, instance)
     assert summary.failure is None
@@ -82,7 +97,8 @@ def test_a_refresh_without_changes_records_only_the_catalogue(
         f"{PRODUCTS}:{c.name}" for c in checks_of(PRODUCTS)
     }
     assert summary.requests == sum(simulator.requests.values()) > 0
-    # No check was left planned and unevaluated (it would show as skipped in the UI).
+    # No check was planned, none left unevaluated (it would show as skipped in the UI).
+    assert not _planned(instance, summary.run_ids) & per_product
     assert unsettled_check_partitions(instance, PER_PRODUCT_CHECKS) == set()
 
 
