@@ -84,7 +84,7 @@ def metadata_by_product(
     return metadata
 
 
-def top_rows(table: str, rows: Sequence[Row]) -> list[Row]:
+def _top_rows(table: str, rows: Sequence[Row]) -> list[Row]:
     """A product's first PREVIEW_ROWS rows by TOP_BY (empty values last), SHOWN columns."""
     ranked = list(rows)
     for column in reversed(TOP_BY[table]):  # stable sorts, least significant key first
@@ -95,7 +95,7 @@ def top_rows(table: str, rows: Sequence[Row]) -> list[Row]:
 
 def _sort_key(value: Any, descending: bool) -> tuple[bool, Any]:
     empty = _empty(value)
-    # Empty values last either way: reversed order puts a True first, so flip it.
+    # Empty values last in either direction (a descending sort puts True before False).
     return (not empty if descending else empty, None if empty else value)
 
 
@@ -104,7 +104,7 @@ def _empty(value: Any) -> bool:
 
 
 def _markdown(table: str, rows: Sequence[Row], total: int) -> str:
-    top = top_rows(table, rows)
+    top = _top_rows(table, rows)
     if table == PRODUCT_QUALITY_SUMMARY:  # one row: as measure | value, readable at a glance
         pairs = [(name, _cell(value)) for name, value in top[0].items()]
         return tabulate(pairs, headers=["measure", "value"], tablefmt="pipe")
