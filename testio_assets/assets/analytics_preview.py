@@ -128,12 +128,11 @@ def _printable(value: Any) -> Any:
 
 
 def _cell(value: Any) -> str:
-    if _empty(value):
+    value = _printable(value)
+    if value is None:
         return "-"
     if isinstance(value, list | tuple):
         return "; ".join(map(str, value)) or "-"
-    if isinstance(value, date):
-        return value.strftime("%Y-%m-%d")
     if isinstance(value, float):
         return f"{value:.3g}"
     return str(value)
