@@ -31,6 +31,7 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
             build_product_data_asset(
                 settings.feature_ttl_seconds,
                 record_window(settings.run_history_days, settings.record_every_hours),
+                health_thresholds(settings),
             ),
             build_analytics_asset(health_thresholds(settings)),
         ],

@@ -2,7 +2,8 @@
 
 Two in-process runs recorded in the Dagster instance (so the UI shows them afterwards):
 the `products` catalogue, then every per-product asset over the active product
-partitions in one multi-partition run, all products concurrently.
+partitions in one multi-partition run, all products concurrently, whose step ends by
+rebuilding the analytics of the products that changed.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from testio_assets.automation.partitions import (
     range_tags,
     sync_partitions,
 )
-from testio_assets.names import ANALYTICS, FEATURES, PER_PRODUCT, PRODUCTS, REQUESTS_TAG
+from testio_assets.names import FEATURES, PER_PRODUCT, PRODUCTS, REQUESTS_TAG
 from testio_assets.store.analytics import analytics_counts
 from testio_assets.store.database import DuckDBStore, lock_waits
 from testio_assets.store.queries import active_product_ids, table_counts
@@ -84,10 +85,10 @@ def run_sync(
     analytics: bool = True,
 ) -> SyncSummary:
     """Refresh the catalogue, register partitions, then materialize `assets` per product,
-    evaluating their checks in the same runs (unless `checks` is False), then (unless
-    `analytics` is False) the analytics of every product that synced. A plain sync (no
-    `product_ids`) records only what changed (`assets/recording.py`), and rebuilds the
-    analytics of those products only (and of any whose analytics were never built).
+    evaluating their checks in the same runs (unless `checks` is False) and (unless
+    `analytics` is False) rebuilding the analytics of the products whose data they
+    recorded, or whose analytics were never built. A plain sync (no `product_ids`)
+    records only what changed (`assets/recording.py`).
 
     Raises:
         SyncError: a requested product is not an active product.
@@ -114,12 +115,7 @@ def run_sync(
     summary.products = sorted(int(p) for p in chosen)
     ordered = instance.get_dynamic_partitions(product_partitions.name)
     plain = not product_ids
-    failures, recorded = _sync_products(runner, ordered, chosen, assets, plain, summary)
-    if analytics:
-        synced = chosen - {str(pid) for pid in summary.failed_products}
-        if plain:  # an unchanged product's analytics stay as they are, once built
-            synced &= recorded | _without_analytics(instance, synced)
-        failures += _analytics(runner, ordered, synced, summary)
+    failures = _sync_products(runner, ordered, chosen, assets, plain, analytics, summary)
     if failures:
         summary.failure = "\n".join(failures)
         summary.failed_products = sorted(set(summary.failed_products))
@@ -132,10 +128,12 @@ def _sync_products(
     chosen: set[str],
     assets: Sequence[str],
     plain: bool,
+    analytics: bool,
     summary: SyncSummary,
-) -> tuple[list[str], set[str]]:
-    """The per-product runs over `chosen` (one per contiguous range of `ordered`): the
-    failures' messages and the partitions recorded. A plain sync keeps fresh features and
+) -> list[str]:
+    """The per-product runs over `chosen` (one per contiguous range of `ordered`), each
+    rebuilding the analytics of what it changed (unless `analytics` is False): the
+    failures' messages. A plain sync keeps fresh features and
     records only what changed, as the refresh schedule does (assets/recording.py);
     `--product` re-reads and records everything."""
     # A first sync records every partition: its checks are planned (as for `--product`),
@@ -145,23 +143,22 @@ def _sync_products(
         "skip_fresh_features": plain,
         "changes_only": plain,
         "unplanned_checks": runner.checks and not planned,
+        "analytics": analytics,
     }
     config = {"ops": {"product_data": {"config": step}}, "loggers": CONSOLE_INFO}
     failures: list[str] = []
-    recorded: set[str] = set()
     for first, last in contiguous_ranges(ordered, chosen):
         result = runner.materialize(
             list(assets), config, range_tags(first, last), planned_checks=planned
         )
         summary.run_ids.append(result.run_id)
         summary.requests += _requests(runner.instance, result)
-        recorded |= _recorded(result)
         if not result.success:
             text, failed = _failure(result)
             failures.append(text or f"run {result.run_id} failed")
             in_range = ordered[ordered.index(first) : ordered.index(last) + 1]
             summary.failed_products += failed or sorted(int(k) for k in in_range if k in chosen)
-    return failures, recorded
+    return failures
 
 
 def _finished(summary: SyncSummary, store: DuckDBStore, started: float) -> SyncSummary:
@@ -193,22 +190,6 @@ def refresh_features(defs: Definitions, instance: DagsterInstance, product_id: i
         text, _ = _failure(result)
         raise SyncError(text or f"run {result.run_id} failed")
     return _requests(instance, result)
-
-
-def _analytics(
-    runner: _Runner, ordered: Sequence[str], synced: set[str], summary: SyncSummary
-) -> list[str]:
-    """Materialize the analytics of the `synced` partitions; the failures' messages."""
-    failures = []
-    for first, last in contiguous_ranges(ordered, synced):
-        result = runner.materialize(
-            list(ANALYTICS), {"loggers": CONSOLE_INFO}, range_tags(first, last)
-        )
-        summary.run_ids.append(result.run_id)
-        if not result.success:
-            text, _ = _failure(result)
-            failures.append(f"analytics: {text or f'run {result.run_id} failed'}")
-    return failures
 
 
 @dataclass(frozen=True)
@@ -273,19 +254,6 @@ def _requests(instance: DagsterInstance, result: ExecuteInProcessResult) -> int:
         value = event.materialization.metadata.get("api_requests")
         total += int(value.value) if value is not None else 0
     return total
-
-
-def _recorded(result: ExecuteInProcessResult) -> set[str]:
-    """The partitions the run recorded a materialization of."""
-    return {str(e.partition) for e in result.get_asset_materialization_events() if e.partition}
-
-
-def _without_analytics(instance: DagsterInstance, partitions: set[str]) -> set[str]:
-    """Those of `partitions` with an analytics table never materialized."""
-    missing: set[str] = set()
-    for name in ANALYTICS:
-        missing |= partitions - set(latest_storage_ids(instance, AssetKey(name)))
-    return missing
 
 
 def _failure(result: object) -> tuple[str | None, list[int]]:

@@ -20,6 +20,20 @@ QUALITY_BY_MONTH = "quality_by_month"
 PRODUCT_QUALITY_SUMMARY = "product_quality_summary"
 ANALYTICS = (FEATURE_QUALITY, TESTER_ACTIVITY, QUALITY_BY_MONTH, PRODUCT_QUALITY_SUMMARY)
 ANALYTICS_GROUP = "analytics"
+ANALYTICS_OP = "analytics"  # the multi-asset that builds them (its run config's key)
+# The per-product tables each analytics table is computed from.
+ANALYTICS_UPSTREAM = {
+    FEATURE_QUALITY: (FEATURES, TESTS, BUGS),
+    TESTER_ACTIVITY: (USERS, BUGS),
+    QUALITY_BY_MONTH: (TESTS, BUGS),
+    PRODUCT_QUALITY_SUMMARY: (TESTS, BUGS, FEATURES),
+}
+
+
+def analytics_of(assets: list[str]) -> list[str]:
+    """The analytics tables computed from any of `assets`, in `ANALYTICS` order."""
+    return [name for name in ANALYTICS if set(ANALYTICS_UPSTREAM[name]) & set(assets)]
+
 
 # The concurrency pool of every step that writes DuckDB (one writer process at a time);
 # its limit is in the instance settings (dagster_home/dagster.yaml).

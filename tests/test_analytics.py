@@ -1,31 +1,43 @@
 """The analytics tables equal the same figures computed here, in Python, from the raw
-tables; they follow upstream changes through declarative automation; health follows its
-thresholds."""
+tables; the step that changed their data rebuilds them, and declarative automation
+follows the changes other runs leave; health follows its thresholds."""
 
 from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
-from dagster import AssetKey, AssetSelection, DagsterInstance, evaluate_automation_conditions
+from dagster import (
+    AssetKey,
+    AssetSelection,
+    DagsterEventType,
+    DagsterInstance,
+    evaluate_automation_conditions,
+)
 
 from testio_assets.assets.analytics_preview import PREVIEW_ROWS, SHOWN, metadata_by_product
+from testio_assets.automation.partitions import contiguous_ranges
 from testio_assets.headless_sync import run_sync
 from testio_assets.names import (
     ANALYTICS,
+    ANALYTICS_UPSTREAM,
     BUGS,
     FEATURE_QUALITY,
     PRODUCT_QUALITY_SUMMARY,
     QUALITY_BY_MONTH,
     TESTER_ACTIVITY,
+    TESTS,
 )
+from testio_assets.simulator.faults import Fault
 from testio_assets.simulator.server import SimulatorServer
 from testio_assets.store.analytics import HealthThresholds, refresh, rows_of
 from testio_assets.store.merge import WriteCounts
+from tests.conftest import TEST_PROFILE
 from tests.pipeline_helpers import pipeline_for, query, sync
 
 WEIGHTS = {"critical": 5, "high": 3, "low": 1, "visual": 1, "content": 1}
@@ -263,10 +275,88 @@ def test_a_failed_blocking_check_holds_the_partitions_analytics_back(
         product, test_id = query(db, "SELECT product_id, test_id FROM bugs LIMIT 1")[0]
         with duckdb.connect(str(db)) as conn:  # a bug's test deleted by hand
             conn.execute("DELETE FROM tests WHERE id = ?", [test_id])
-        summary = run_sync(defs, instance, [product], assets=[BUGS], analytics=False)
+        summary = run_sync(defs, instance, [product], assets=[BUGS])
         assert summary.failure is not None and "bugs_have_a_test" in summary.failure
+        # Neither the step that recorded the failed check nor the automation rebuilds them.
+        done = materialized(instance, summary.run_ids[-1])
+        assert done[BUGS] == {str(product)}
+        assert not any(done[table] for table in ANALYTICS)
         second = evaluate_automation_conditions(defs, instance, analytics, cursor=first.cursor)
         assert second.total_requested == 0
+
+
+def materialized(instance: DagsterInstance, run_id: str) -> defaultdict[str, set[str]]:
+    """Per asset, the partitions that the run materialized."""
+    done: defaultdict[str, set[str]] = defaultdict(set)
+    events = instance.get_records_for_run(
+        run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION
+    ).records
+    for record in events:
+        materialization = record.asset_materialization
+        assert materialization is not None
+        done[materialization.asset_key.path[-1]].add(str(materialization.partition))
+    return done
+
+
+def rebuilt_with_their_data(done: dict[str, set[str]]) -> None:
+    """Each analytics table was rebuilt for exactly the products whose upstream data the
+    run recorded."""
+    for table in ANALYTICS:
+        changed = set().union(*(done[dep] for dep in ANALYTICS_UPSTREAM[table]))
+        assert done[table] == changed, table
+
+
+def test_a_sync_rebuilds_the_analytics_of_what_changed_in_its_own_step(
+    db: Path, project_instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Changes scattered through the account: one step records them and rebuilds their
+    analytics (not a run per stretch of products), and automation has nothing left."""
+    instance = project_instance
+    analytics = AssetSelection.assets(*ANALYTICS)
+    with SimulatorServer(replace(TEST_PROFILE, products=12), seed=5) as simulator:
+        defs = pipeline_for(simulator, db, monkeypatch)
+        assert sync(defs, instance).failure is None
+        before = evaluate_automation_conditions(defs, instance, analytics)
+        ordered = instance.get_dynamic_partitions("products")
+        changed = {ordered[1], ordered[4], ordered[9]}
+        with simulator.app.lock:
+            for key in changed:  # a test still running gets a new title
+                tests = simulator.account.products[int(key)].tests
+                next(t for t in reversed(tests) if t.can_change).title += " (renamed)"
+            simulator.account.changed()
+        summary = sync(defs, instance)
+    assert summary.failure is None
+    assert len(summary.run_ids) == 2  # the catalogue, then one run of every product
+    done = materialized(instance, summary.run_ids[-1])
+    assert done[TESTS] == changed
+    rebuilt_with_their_data(done)
+    assert done[QUALITY_BY_MONTH] == changed
+    assert len(contiguous_ranges(ordered, changed)) == 3
+    after = evaluate_automation_conditions(defs, instance, analytics, cursor=before.cursor)
+    assert after.total_requested == 0
+
+
+def test_a_failed_product_leaves_the_others_analytics_current(
+    simulator: SimulatorServer, db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A step that fails for one product (403) still rebuilds, before failing, the
+    analytics of every product it recorded; automation has nothing left to do."""
+    defs = pipeline_for(simulator, db, monkeypatch)
+    analytics = AssetSelection.assets(*ANALYTICS)
+    with DagsterInstance.ephemeral() as instance:
+        assert sync(defs, instance).failure is None
+        before = evaluate_automation_conditions(defs, instance, analytics)
+        failing = simulator.account.active_products()[1].id
+        simulator.arm(Fault(status=403, times=None, product_id=failing))
+        simulator.advance(2)
+        summary = sync(defs, instance)
+        assert summary.failure is not None and summary.failed_products == [failing]
+        done = materialized(instance, summary.run_ids[-1])
+        rebuilt_with_their_data(done)
+        keys = set(instance.get_dynamic_partitions("products"))
+        assert done[QUALITY_BY_MONTH] == keys - {str(failing)}  # a failed run records all
+        after = evaluate_automation_conditions(defs, instance, analytics, cursor=before.cursor)
+        assert after.total_requested == 0
 
 
 def _cells(markdown: str) -> list[list[str]]:

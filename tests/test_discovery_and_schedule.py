@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ from dagster import (
     SkipReason,
     build_schedule_context,
     build_sensor_context,
+    evaluate_automation_conditions,
     instance_for_test,
     materialize,
 )
@@ -24,6 +26,7 @@ from dagster import (
 from testio_assets.automation.partitions import range_tags, sync_partitions
 from testio_assets.automation.schedules import build_refresh_schedule
 from testio_assets.automation.sensors import build_product_discovery_sensor
+from testio_assets.names import ANALYTICS, ANALYTICS_UPSTREAM
 from testio_assets.simulator.faults import Fault
 from testio_assets.simulator.server import SimulatorServer
 from tests.conftest import client_for
@@ -135,6 +138,8 @@ def test_the_schedule_refreshes_every_partition_in_one_run(
     }
 
     # Run what the schedule asked for, as the daemon would, after time moved on upstream.
+    analytics = AssetSelection.assets(*ANALYTICS)
+    before = evaluate_automation_conditions(defs, instance, analytics)
     simulator.advance(2)
     simulator.app.reset_counts()
     result = materialize(
@@ -175,6 +180,14 @@ def test_the_schedule_refreshes_every_partition_in_one_run(
         and e.event_specific_data.asset_key == AssetKey("tests")
     }
     assert checked == {e.partition for e in tests_events}
+    # Its step rebuilt the analytics of what it recorded: automation has nothing to add.
+    recorded = defaultdict(set)
+    for event in result.get_asset_materialization_events():
+        recorded[event.asset_key.path[-1]].add(event.partition)
+    for table in ANALYTICS:
+        assert recorded[table] == set().union(*(recorded[d] for d in ANALYTICS_UPSTREAM[table]))
+    after = evaluate_automation_conditions(defs, instance, analytics, cursor=before.cursor)
+    assert after.total_requested == 0
 
 
 def test_a_product_that_vanishes_after_the_run_was_planned_is_skipped_not_failed(

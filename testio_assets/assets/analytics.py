@@ -2,11 +2,14 @@
 declarative automation.
 
 One multi-asset computes any subset of the four tables for one or many product
-partitions at once (set-based SQL over the raw tables, `store/analytics.py`). Each
-table follows its upstream partitions with `AutomationCondition.eager()`, held back while
-a blocking check of an upstream partition fails; `analytics_automation_sensor`
-evaluates those conditions (the daemon runs it), and `testio-assets sync` materializes
-the analytics of what it synced itself.
+partitions at once (set-based SQL over the raw tables, `store/analytics.py`). The product
+step rebuilds the analytics of the products it changed itself, at its end
+(`outdated_analytics.py`): the refresh schedule, the stale-features sensor, a new
+product's first run and `testio-assets sync` leave them current without another run.
+Each table also follows its upstream partitions with `AutomationCondition.eager()`, held
+back while a blocking check of an upstream partition fails; `analytics_automation_sensor`
+evaluates those conditions (the daemon runs it) and rebuilds what a step left behind (one
+run with analytics off, or a step that failed before its end).
 """
 
 # No `from __future__ import annotations`: Dagster inspects the `context` annotation.
@@ -26,7 +29,7 @@ from dagster import (
     multi_asset,
 )
 
-from testio_assets.assets.analytics_preview import metadata_by_product
+from testio_assets.assets.analytics_rebuild import rebuild
 from testio_assets.assets.analytics_text import DESCRIPTIONS
 from testio_assets.assets.metadata import OWNERS
 from testio_assets.automation.orphan_runs import record_process
@@ -34,25 +37,12 @@ from testio_assets.automation.partitions import product_partitions
 from testio_assets.names import (
     ANALYTICS,
     ANALYTICS_GROUP,
-    BUGS,
+    ANALYTICS_OP,
+    ANALYTICS_UPSTREAM,
     DUCKDB_POOL,
-    FEATURE_QUALITY,
-    FEATURES,
-    PRODUCT_QUALITY_SUMMARY,
-    QUALITY_BY_MONTH,
-    TESTER_ACTIVITY,
-    TESTS,
-    USERS,
 )
-from testio_assets.store.analytics import HealthThresholds, refresh, rows_of
+from testio_assets.store.analytics import HealthThresholds
 from testio_assets.store.database import DuckDBStore
-
-UPSTREAM = {
-    FEATURE_QUALITY: [FEATURES, TESTS, BUGS],
-    TESTER_ACTIVITY: [USERS, BUGS],
-    QUALITY_BY_MONTH: [TESTS, BUGS],
-    PRODUCT_QUALITY_SUMMARY: [TESTS, BUGS, FEATURES],
-}
 
 
 def follows_upstream() -> AutomationCondition:
@@ -64,7 +54,7 @@ def follows_upstream() -> AutomationCondition:
 def _spec(name: str) -> AssetSpec:
     return AssetSpec(
         name,
-        deps=UPSTREAM[name],
+        deps=list(ANALYTICS_UPSTREAM[name]),
         description=DESCRIPTIONS[name],
         group_name=ANALYTICS_GROUP,
         owners=OWNERS,
@@ -80,7 +70,7 @@ def build_analytics_asset(health: HealthThresholds) -> AssetsDefinition:
     """The multi-asset, with the health thresholds taken from the settings."""
 
     @multi_asset(
-        name="analytics",
+        name=ANALYTICS_OP,
         specs=[_spec(name) for name in ANALYTICS],
         partitions_def=product_partitions,
         backfill_policy=BackfillPolicy.single_run(),
@@ -94,24 +84,10 @@ def build_analytics_asset(health: HealthThresholds) -> AssetsDefinition:
         record_process(context.instance, context.run_id)
         product_ids = [int(key) for key in context.partition_keys]
         tables = [name for name in ANALYTICS if AssetKey(name) in context.selected_asset_keys]
-        summary = []
-        for table in tables:
-            counts = store.write(refresh, table, product_ids, health)
-            metadata = metadata_by_product(table, store.read(rows_of, table, product_ids), counts)
-            for pid in product_ids:
-                yield AssetMaterialization(
-                    asset_key=table, partition=str(pid), metadata=metadata[pid]
-                )
-            changed = [sum(getattr(c, k) for c in counts.values()) for k in _KINDS]
-            summary.append(
-                f"{table}: " + ", ".join(f"{n} {k}" for n, k in zip(changed, _KINDS, strict=True))
-            )
-        context.log.info("analytics for %d product(s): %s", len(product_ids), "; ".join(summary))
+        summary = yield from rebuild(store, health, dict.fromkeys(tables, product_ids))
+        context.log.info("analytics rebuilt: %s", "; ".join(summary))
 
     return analytics
-
-
-_KINDS = ("created", "updated", "removed")
 
 
 def build_analytics_sensor() -> AutomationConditionSensorDefinition:

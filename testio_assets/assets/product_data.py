@@ -30,6 +30,7 @@ from pydantic import Field
 
 from testio_assets.api.client import TestIOClient
 from testio_assets.api.errors import TokenRefusedError
+from testio_assets.assets.analytics_rebuild import rebuild
 from testio_assets.assets.check_targets import latest_materializations
 from testio_assets.assets.checks import all_checks, check_specs, evaluation, wanted_checks
 from testio_assets.assets.descriptions import DESCRIPTIONS
@@ -41,6 +42,7 @@ from testio_assets.assets.metadata import (
     report_metadata,
     table_metadata,
 )
+from testio_assets.assets.outdated_analytics import outdated_partitions
 from testio_assets.assets.recording import DEFAULT_WINDOW, RecordPolicy, changes_policy
 from testio_assets.automation.orphan_runs import record_process
 from testio_assets.automation.partitions import product_partitions
@@ -56,7 +58,9 @@ from testio_assets.names import (
     REQUESTS_TAG,
     TESTS,
     USERS,
+    analytics_of,
 )
+from testio_assets.store.analytics import HealthThresholds
 from testio_assets.store.database import DuckDBStore
 from testio_assets.sync.background import BackgroundSync
 from testio_assets.sync.engine import SyncPlan, sync_product_partitions
@@ -96,6 +100,15 @@ class ProductDataConfig(Config):
             "(with changes_only: a planned check left unrecorded would show as skipped)."
         ),
     )
+    analytics: bool = Field(
+        default=True,
+        description=(
+            "At the end of the step, rebuild the analytics of the products whose data it "
+            "recorded (or whose analytics were never built), in the same step "
+            "(testio_assets/assets/outdated_analytics.py). Off, the analytics automation "
+            "sensor rebuilds them in runs of its own."
+        ),
+    )
     skip_fresh_features: bool = Field(
         default=False,
         description=(
@@ -122,10 +135,14 @@ def _spec(name: str, freshness: FreshnessPolicy | None = None) -> AssetSpec:
 
 
 def build_product_data_asset(
-    feature_ttl_seconds: int, record_every: timedelta = DEFAULT_WINDOW
+    feature_ttl_seconds: int,
+    record_every: timedelta = DEFAULT_WINDOW,
+    health: HealthThresholds | None = None,
 ) -> AssetsDefinition:
     """The multi-asset, with the `features` freshness window taken from the settings;
-    `record_every`: how long a refresh of changes only leaves a partition unrecorded."""
+    `record_every`: how long a refresh of changes only leaves a partition unrecorded;
+    `health`: the thresholds of the analytics it rebuilds."""
+    thresholds = health or HealthThresholds()
     ttl = timedelta(seconds=feature_ttl_seconds)
     # Dagster refuses freshness windows under a minute; the sensor still uses the real TTL.
     policy = FreshnessPolicy.time_window(fail_window=max(ttl, MIN_FRESHNESS_WINDOW))
@@ -147,7 +164,18 @@ def build_product_data_asset(
         testio: TestIOClient,
         store: DuckDBStore,
     ) -> Iterator[AssetMaterialization | AssetCheckEvaluation]:
-        yield from _sync_step(context, config, testio, store, ttl, record_every)
+        outcome = yield from _sync_step(context, config, testio, store, ttl, record_every)
+        if config.analytics:  # after every record, failed runs' too: nothing left behind
+            yield from _analytics(context, store, thresholds)
+        if outcome.failures:
+            n = len(context.partition_keys)
+            raise Failure(
+                description=(
+                    f"{len(outcome.failed_products)} of {n} product(s) failed; the others "
+                    "were stored.\n" + "\n".join(outcome.failure_lines())
+                ),
+                metadata={"failed_products": MetadataValue.json(outcome.failed_products)},
+            )
 
     return product_data
 
@@ -245,8 +273,9 @@ def _sync_step(
     store: DuckDBStore,
     ttl: timedelta,
     record_every: timedelta,
-) -> Iterator[AssetMaterialization | AssetCheckEvaluation]:
-    """The step: plan from the run's partitions and selection, sync, report as it goes."""
+) -> Generator[AssetMaterialization | AssetCheckEvaluation, None, PartitionOutcome]:
+    """The step: plan from the run's partitions and selection, sync, report as it goes;
+    returns what happened (the caller fails the step if a product failed)."""
     record_process(context.instance, context.run_id)
     now = datetime.now(UTC)
     selected = frozenset(key.path[-1] for key in context.selected_asset_keys)
@@ -286,10 +315,19 @@ def _sync_step(
     context.log.info(change_summary(outcome))
     if outcome.failures:
         yield from _recorded_after_all(context, outcome, unrecorded)
-        raise Failure(
-            description=(
-                f"{len(outcome.failed_products)} of {len(plan.product_ids)} product(s) "
-                "failed; the others were stored.\n" + "\n".join(outcome.failure_lines())
-            ),
-            metadata={"failed_products": MetadataValue.json(outcome.failed_products)},
-        )
+    return outcome
+
+
+def _analytics(
+    context: AssetExecutionContext, store: DuckDBStore, health: HealthThresholds
+) -> Iterator[AssetMaterialization]:
+    """The analytics computed from the selected assets, rebuilt for the step's products
+    whose data it recorded (or whose analytics were never built), unless held back by a
+    blocking check that did not pass: one step, however scattered the changes."""
+    tables = analytics_of([key.path[-1] for key in context.selected_asset_keys])
+    chosen = outdated_partitions(context.instance, tables, list(context.partition_keys))
+    summary = yield from rebuild(
+        store, health, {table: [int(key) for key in keys] for table, keys in chosen.items()}
+    )
+    if summary:
+        context.log.info("rebuilt the analytics of what changed: %s", "; ".join(summary))
