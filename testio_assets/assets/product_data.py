@@ -156,7 +156,10 @@ def build_product_data_asset(
         backfill_policy=BackfillPolicy.single_run(),
         can_subset=True,
         pool=DUCKDB_POOL,
-        description="Syncs tests, bugs, features and users for one or many products at once.",
+        description=(
+            "Syncs tests, bugs, features and users for one or many products at once, then "
+            "rebuilds the analytics of the products whose data it recorded."
+        ),
     )
     def product_data(
         context: AssetExecutionContext,
