@@ -64,3 +64,25 @@ def test_a_sync_feeds_listeners_and_logs_progress_lines(
     assert logged and logged[-1].startswith(
         f"progress: bugs {products}/{products}, features {products}/{products}"
     )
+
+
+def test_fresh_features_count_as_done(
+    simulator: SimulatorServer,
+    db: Path,
+    instance: DagsterInstance,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A plain sync keeps fresh features without a request: the progress counts them done
+    (it showed "features 0/N" and an estimate that never reached zero)."""
+    defs = pipeline_for(simulator, db, monkeypatch)
+    assert sync(defs, instance).failure is None
+    seen: list[Progress] = []
+    monkeypatch.setattr(progress_module, "LISTENERS", LISTENERS)
+    LISTENERS.append(seen.append)
+    try:
+        assert sync(defs, instance).failure is None
+    finally:
+        LISTENERS.remove(seen.append)
+    products = len(simulator.account.active_products())
+    assert seen[-1].done == {name: products for name in PER_PRODUCT}
+    assert seen[-1].fraction == 1.0

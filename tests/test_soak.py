@@ -39,12 +39,19 @@ def test_the_truth_comparison_counts_each_row_that_differs(
         conn.execute(
             "UPDATE features SET description = 'edited' WHERE id = (SELECT min(id) FROM features)"
         )
+        # An analytics row left behind its data (not rebuilt after a change).
+        conn.execute(
+            "UPDATE analytics.product_quality_summary SET tests = tests + 1 "
+            "WHERE product_id = (SELECT min(product_id) FROM analytics.product_quality_summary)"
+        )
     versus_reference = compare_with_reference(db, reference, ids)
     assert {t: n for t, n in versus_reference.differing.items() if n} == {
         "bugs": 1,
         "tests": 1,
         "features": 1,
+        "analytics.product_quality_summary": 1,
     }
+    assert versus_reference.compared["analytics.feature_quality"] > 0
     versus_simulator = compare_with_simulator(db, simulator.account, ids)
     # The simulator check looks at ids, statuses and titles: not at descriptions.
     assert {t: n for t, n in versus_simulator.differing.items() if n} == {"bugs": 1, "tests": 1}

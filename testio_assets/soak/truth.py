@@ -1,7 +1,8 @@
 """Is the DuckDB copy equal to the account? Two independent answers.
 
 1. Against a reference: a fresh sync of the frozen simulator into an empty file, every
-   table and every column of the data (not the sync's own timestamps) compared row by row.
+   table and every column of the data (not the sync's own timestamps) compared row by row,
+   the analytics tables too (current only if rebuilt after every change of their data).
 2. Against the simulator's own objects, without any of our parsing: each product's
    activity, each test's status, each bug's test and status, each feature's title.
 
@@ -79,16 +80,15 @@ def compare_with_simulator(
 
 
 def reference_sync(server: SimulatorServer, path: Path, product_ids: list[int]) -> None:
-    """A fresh sync of `product_ids` from the (frozen) simulator into a new file."""
+    """A fresh sync of `product_ids` from the (frozen) simulator into a new file, with
+    their analytics."""
     settings = Settings(api_token=server.token, base_url=server.base_url, duckdb_path=str(path))  # type: ignore[call-arg]
     # The definitions read the token from the environment when a run starts.
     saved = os.environ.get("TESTIO_API_TOKEN")
     os.environ["TESTIO_API_TOKEN"] = server.token
     try:
         with DagsterInstance.ephemeral() as instance:
-            summary = run_sync(
-                build_definitions(settings), instance, product_ids, checks=False, analytics=False
-            )
+            summary = run_sync(build_definitions(settings), instance, product_ids, checks=False)
     finally:
         if saved is None:
             os.environ.pop("TESTIO_API_TOKEN", None)

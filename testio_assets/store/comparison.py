@@ -1,4 +1,5 @@
-"""Two DuckDB files compared table by table, and the key facts of one (the soak's truth)."""
+"""Two DuckDB files compared table by table (the raw tables, then the analytics), and the
+key facts of one (the soak's truth)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from pathlib import Path
 
 import duckdb
 
+from testio_assets.store.analytics import KEYS as ANALYTICS_KEYS
+from testio_assets.store.analytics_sql import SCHEMA as ANALYTICS_SCHEMA
 from testio_assets.store.sql import literal
 from testio_assets.store.tables import BOOKKEEPING, PRIMARY_KEYS, TABLES
 
@@ -42,6 +45,41 @@ def differing_keys(
             ).fetchall()
             count = conn.execute(f"SELECT count(*) FROM truth.{table} WHERE {where}").fetchone()
             result[table] = (int(count[0]) if count else 0, keys)
+        result.update(_differing_analytics(conn, ids))
+    return result
+
+
+def _differing_analytics(
+    conn: duckdb.DuckDBPyConnection, product_ids: list[int]
+) -> dict[str, tuple[int, list[tuple[object, ...]]]]:
+    """The analytics tables of `stored` against `truth` (a table never built counts as
+    empty): computed from the raw tables, they differ when they were not rebuilt after
+    their data changed."""
+    result = {}
+    built = {
+        (database, name)
+        for database, name in conn.execute(
+            "SELECT database_name, table_name FROM duckdb_tables() WHERE schema_name = ?",
+            [ANALYTICS_SCHEMA],
+        ).fetchall()
+    }
+    where = _scope("analytics", product_ids)
+    for table, keys in ANALYTICS_KEYS.items():
+        if ("truth", table) not in built:
+            continue
+        right = f"SELECT * FROM truth.{ANALYTICS_SCHEMA}.{table} WHERE {where}"
+        left = (
+            f"SELECT * FROM stored.{ANALYTICS_SCHEMA}.{table} WHERE {where}"
+            if ("stored", table) in built
+            else f"SELECT * FROM ({right}) WHERE false"
+        )
+        key = ", ".join(keys)
+        differing = conn.execute(
+            f"SELECT DISTINCT {key} FROM (({left}) EXCEPT ({right})) "
+            f"UNION SELECT DISTINCT {key} FROM (({right}) EXCEPT ({left})) ORDER BY ALL"
+        ).fetchall()
+        count = conn.execute(f"SELECT count(*) FROM ({right})").fetchone()
+        result[f"{ANALYTICS_SCHEMA}.{table}"] = (int(count[0]) if count else 0, differing)
     return result
 
 

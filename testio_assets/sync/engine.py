@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -109,6 +109,7 @@ class ProductRun:
             fresh = await self.db.read(partial(products_with_fresh_features, synced_after=cutoff))
             self._fresh_features = fresh & set(product_ids)
             self.outcome.fresh_features = sorted(self._fresh_features)
+            self._nothing_to_do([FEATURES], self._fresh_features)
         try:
             async with asyncio.TaskGroup() as group:
                 for pid in product_ids:
@@ -125,7 +126,16 @@ class ProductRun:
         self.outcome.inactive = sorted(set(product_ids) & inactive)
         if self.outcome.inactive:
             log.warning("skipping product(s) no longer in the account: %s", self.outcome.inactive)
+            self._nothing_to_do(sorted(self.plan.selected), self.outcome.inactive)
         return [pid for pid in product_ids if pid not in inactive]
+
+    def _nothing_to_do(self, assets: list[str], product_ids: Iterable[int]) -> None:
+        """Tell the listener that these (asset, product) need no work (fresh features, a
+        vanished product): a report that records nothing, so progress reaches its total."""
+        if self._on_report is not None:
+            for pid in product_ids:
+                for name in assets:
+                    self._on_report(name, pid, StepReport(materialized=False))
 
     async def _product(self, pid: int, group: asyncio.TaskGroup) -> None:
         async with self._in_flight:
