@@ -18,6 +18,7 @@ from dagster import (
     DagsterEventType,
     DagsterInstance,
     evaluate_automation_conditions,
+    materialize,
 )
 
 from testio_assets.assets.analytics_preview import PREVIEW_ROWS, SHOWN, metadata_by_product
@@ -25,6 +26,7 @@ from testio_assets.automation.partitions import contiguous_ranges
 from testio_assets.headless_sync import run_sync
 from testio_assets.names import (
     ANALYTICS,
+    ANALYTICS_IN_STEP_TAG,
     ANALYTICS_UPSTREAM,
     BUGS,
     FEATURE_QUALITY,
@@ -32,6 +34,7 @@ from testio_assets.names import (
     QUALITY_BY_MONTH,
     TESTER_ACTIVITY,
     TESTS,
+    USERS,
 )
 from testio_assets.simulator.faults import Fault
 from testio_assets.simulator.server import SimulatorServer
@@ -264,6 +267,34 @@ def test_analytics_follow_their_upstream_partitions(
     assert third.total_requested == 0
 
 
+def test_updates_from_a_run_that_rebuilds_the_analytics_itself_do_not_wake_automation(
+    simulator: SimulatorServer, db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A product step that rebuilds the analytics tags its run; automation leaves that
+    run's updates alone, even before the step's end (a product recorded early in a long
+    run is no longer in progress for Dagster)."""
+    defs = pipeline_for(simulator, db, monkeypatch)
+    analytics = AssetSelection.assets(*ANALYTICS)
+    with DagsterInstance.ephemeral() as instance:
+        assert sync(defs, instance).failure is None
+        first = evaluate_automation_conditions(defs, instance, analytics)
+        product = str(simulator.account.active_products()[0].id)
+        simulator.advance(3)
+        # The product's data recorded, its analytics not yet rebuilt: the moment between.
+        result = materialize(
+            list(defs.assets or []),
+            instance=instance,
+            resources=defs.resources,
+            selection=[AssetKey(name) for name in (TESTS, BUGS, USERS)],
+            partition_key=product,
+            run_config={"ops": {"product_data": {"config": {"analytics": False}}}},
+            tags={ANALYTICS_IN_STEP_TAG: "true"},
+        )
+        assert materialized(instance, result.run_id)[TESTS] == {product}
+        second = evaluate_automation_conditions(defs, instance, analytics, cursor=first.cursor)
+        assert second.total_requested == 0
+
+
 def test_a_failed_blocking_check_holds_the_partitions_analytics_back(
     simulator: SimulatorServer, db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -327,6 +358,7 @@ def test_a_sync_rebuilds_the_analytics_of_what_changed_in_its_own_step(
         summary = sync(defs, instance)
     assert summary.failure is None
     assert len(summary.run_ids) == 2  # the catalogue, then one run of every product
+    assert instance.get_run_by_id(summary.run_ids[-1]).tags[ANALYTICS_IN_STEP_TAG] == "true"
     done = materialized(instance, summary.run_ids[-1])
     assert done[TESTS] == changed
     rebuilt_with_their_data(done)

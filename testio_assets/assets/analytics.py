@@ -37,6 +37,7 @@ from testio_assets.automation.partitions import product_partitions
 from testio_assets.names import (
     ANALYTICS,
     ANALYTICS_GROUP,
+    ANALYTICS_IN_STEP_TAG,
     ANALYTICS_OP,
     ANALYTICS_UPSTREAM,
     DUCKDB_POOL,
@@ -47,8 +48,26 @@ from testio_assets.store.database import DuckDBStore
 
 def follows_upstream() -> AutomationCondition:
     """Rebuild a partition when an upstream partition of it updates (or it is missing),
-    unless an upstream blocking check of that partition failed."""
-    return AutomationCondition.eager() & AutomationCondition.all_deps_blocking_checks_passed()
+    unless an upstream blocking check of that partition failed, or the update came from a
+    run whose product step rebuilds the analytics itself (`ANALYTICS_IN_STEP_TAG`).
+
+    That step rebuilds them at its end: a product whose data was recorded early in a long
+    run is no longer "in progress" for Dagster, so plain `eager()` requested its analytics
+    in the meantime (the soak saw it). A step killed before its end leaves them to the
+    next product step over the same products (it rebuilds what is behind its data).
+    """
+    updated_elsewhere = AutomationCondition.any_deps_match(
+        (
+            AutomationCondition.newly_updated()
+            & ~AutomationCondition.executed_with_root_target()
+            & ~AutomationCondition.executed_with_tags(tag_keys={ANALYTICS_IN_STEP_TAG})
+        )
+        | AutomationCondition.will_be_requested()
+    ).with_label("any_deps_updated")
+    return (
+        AutomationCondition.eager().replace("any_deps_updated", updated_elsewhere)
+        & AutomationCondition.all_deps_blocking_checks_passed()
+    )
 
 
 def _spec(name: str) -> AssetSpec:

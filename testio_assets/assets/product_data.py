@@ -50,6 +50,7 @@ from testio_assets.checks.definitions import CheckOutcome
 from testio_assets.checks.run import CheckPlan
 from testio_assets.gc_tuning import relaxed_gc
 from testio_assets.names import (
+    ANALYTICS_IN_STEP_TAG,
     BUGS,
     DUCKDB_POOL,
     FEATURES,
@@ -167,6 +168,8 @@ def build_product_data_asset(
         testio: TestIOClient,
         store: DuckDBStore,
     ) -> Iterator[AssetMaterialization | AssetCheckEvaluation]:
+        if config.analytics:  # the analytics automation leaves this run's updates to us
+            context.instance.add_run_tags(context.run_id, {ANALYTICS_IN_STEP_TAG: "true"})
         outcome = yield from _sync_step(context, config, testio, store, ttl, record_every)
         if config.analytics:  # after every record, failed runs' too: nothing left behind
             yield from _analytics(context, store, thresholds)
