@@ -55,6 +55,8 @@ def follows_upstream() -> AutomationCondition:
     run is no longer "in progress" for Dagster, so plain `eager()` requested its analytics
     in the meantime (the soak saw it). A step killed before its end leaves them to the
     next product step over the same products (it rebuilds what is behind its data).
+    `executed_with_tags` is a method of the public `AutomationCondition`, not marked
+    `@public` in 1.13, like `executed_with_root_target`, which `eager()` itself uses.
     """
     updated_elsewhere = AutomationCondition.any_deps_match(
         (
