@@ -133,9 +133,9 @@ def _sync_products(
 ) -> list[str]:
     """The per-product runs over `chosen` (one per contiguous range of `ordered`), each
     rebuilding the analytics of what it changed (unless `analytics` is False): the
-    failures' messages. A plain sync keeps fresh features and
-    records only what changed, as the refresh schedule does (assets/recording.py);
-    `--product` re-reads and records everything."""
+    failures' messages. A plain sync keeps fresh features and records only what changed,
+    as the refresh schedule does (assets/recording.py); `--product` re-reads and records
+    everything."""
     # A first sync records every partition: its checks are planned (as for `--product`),
     # which Dagster stores for less than checks evaluated unplanned (docs/benchmarks.md).
     planned = not plain or _never_recorded(runner.instance, assets, chosen)

@@ -20,7 +20,6 @@ QUALITY_BY_MONTH = "quality_by_month"
 PRODUCT_QUALITY_SUMMARY = "product_quality_summary"
 ANALYTICS = (FEATURE_QUALITY, TESTER_ACTIVITY, QUALITY_BY_MONTH, PRODUCT_QUALITY_SUMMARY)
 ANALYTICS_GROUP = "analytics"
-ANALYTICS_OP = "analytics"  # the multi-asset that builds them (its run config's key)
 # Set on its run by a product step that rebuilds the analytics of what it records: the
 # analytics automation leaves that run's upstream updates to it.
 ANALYTICS_IN_STEP_TAG = "testio/analytics_in_step"

@@ -1,5 +1,5 @@
 """The analytics assets: per-product tables in DuckDB's `analytics` schema, kept current by
-declarative automation.
+the product step that changed their data, and by declarative automation for the rest.
 
 One multi-asset computes any subset of the four tables for one or many product
 partitions at once (set-based SQL over the raw tables, `store/analytics.py`). The product
@@ -38,7 +38,6 @@ from testio_assets.names import (
     ANALYTICS,
     ANALYTICS_GROUP,
     ANALYTICS_IN_STEP_TAG,
-    ANALYTICS_OP,
     ANALYTICS_UPSTREAM,
     DUCKDB_POOL,
 )
@@ -91,7 +90,7 @@ def build_analytics_asset(health: HealthThresholds) -> AssetsDefinition:
     """The multi-asset, with the health thresholds taken from the settings."""
 
     @multi_asset(
-        name=ANALYTICS_OP,
+        name="analytics",
         specs=[_spec(name) for name in ANALYTICS],
         partitions_def=product_partitions,
         backfill_policy=BackfillPolicy.single_run(),

@@ -21,11 +21,12 @@ def rebuild(
     """Rebuild each table of `chosen` for its products, yielding one materialization per
     table and product (with its preview and figures); returns a summary line per table."""
     summary = []
-    for table, product_ids in chosen.items():
+    for table, chosen_ids in chosen.items():
+        product_ids = list(chosen_ids)
         if not product_ids:
             continue
-        counts = store.write(refresh, table, list(product_ids), health)
-        metadata = metadata_by_product(table, store.read(rows_of, table, list(product_ids)), counts)
+        counts = store.write(refresh, table, product_ids, health)
+        metadata = metadata_by_product(table, store.read(rows_of, table, product_ids), counts)
         for pid in product_ids:
             yield AssetMaterialization(asset_key=table, partition=str(pid), metadata=metadata[pid])
         changed = [sum(getattr(c, k) for c in counts.values()) for k in KINDS]

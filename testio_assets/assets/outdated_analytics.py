@@ -37,16 +37,22 @@ def outdated_partitions(
 ) -> dict[str, list[str]]:
     """Per analytics table, those of `partitions` (in their order) to rebuild."""
     latest: dict[str, Mapping[str, int]] = {}
+    unsettled: dict[str, set[str]] = {}  # tables share upstream assets: one query each
 
     def ids(asset: str) -> Mapping[str, int]:
         if asset not in latest:
             latest[asset] = latest_storage_ids(instance, AssetKey(asset))
         return latest[asset]
 
+    def held_by(asset: str) -> set[str]:
+        if asset not in unsettled:
+            unsettled[asset] = unsettled_check_partitions(instance, blocking_checks([asset]))
+        return unsettled[asset]
+
     result = {}
     for table in tables:
         upstream = ANALYTICS_UPSTREAM[table]
-        held = unsettled_check_partitions(instance, blocking_checks(upstream))
+        held = set().union(*(held_by(dep) for dep in upstream))
         built = ids(table)
         result[table] = [
             key

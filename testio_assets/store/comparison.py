@@ -39,14 +39,21 @@ def differing_keys(
             where = _scope(table, ids)
             left = f"SELECT {names} FROM stored.{table} WHERE {where}"
             right = f"SELECT {names} FROM truth.{table} WHERE {where}"
-            keys = conn.execute(
-                f"SELECT DISTINCT {key} FROM (({left}) EXCEPT ({right})) "
-                f"UNION SELECT DISTINCT {key} FROM (({right}) EXCEPT ({left})) ORDER BY ALL"
-            ).fetchall()
-            count = conn.execute(f"SELECT count(*) FROM truth.{table} WHERE {where}").fetchone()
-            result[table] = (int(count[0]) if count else 0, keys)
+            result[table] = _differing(conn, left, right, key)
         result.update(_differing_analytics(conn, ids))
     return result
+
+
+def _differing(
+    conn: duckdb.DuckDBPyConnection, left: str, right: str, key: str
+) -> tuple[int, list[tuple[object, ...]]]:
+    """(rows of `right`, keys of the rows that `left` and `right` do not share)."""
+    keys = conn.execute(
+        f"SELECT DISTINCT {key} FROM (({left}) EXCEPT ({right})) "
+        f"UNION SELECT DISTINCT {key} FROM (({right}) EXCEPT ({left})) ORDER BY ALL"
+    ).fetchall()
+    count = conn.execute(f"SELECT count(*) FROM ({right})").fetchone()
+    return (int(count[0]) if count else 0, keys)
 
 
 def _differing_analytics(
@@ -73,13 +80,7 @@ def _differing_analytics(
             if ("stored", table) in built
             else f"SELECT * FROM ({right}) WHERE false"
         )
-        key = ", ".join(keys)
-        differing = conn.execute(
-            f"SELECT DISTINCT {key} FROM (({left}) EXCEPT ({right})) "
-            f"UNION SELECT DISTINCT {key} FROM (({right}) EXCEPT ({left})) ORDER BY ALL"
-        ).fetchall()
-        count = conn.execute(f"SELECT count(*) FROM ({right})").fetchone()
-        result[f"{ANALYTICS_SCHEMA}.{table}"] = (int(count[0]) if count else 0, differing)
+        result[f"{ANALYTICS_SCHEMA}.{table}"] = _differing(conn, left, right, ", ".join(keys))
     return result
 
 
