@@ -60,7 +60,7 @@ def cmd_simulator(args: argparse.Namespace) -> int:
 
 
 def cmd_products(args: argparse.Namespace) -> int:
-    from testio_assets.resources import build_client
+    from testio_assets.defs.resources import build_client
 
     client = build_client(load_settings())
 
@@ -75,13 +75,13 @@ def cmd_products(args: argparse.Namespace) -> int:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     home = ensure_dagster_home()
-    from testio_assets.definitions import build_definitions
-    from testio_assets.headless_sync import SyncError, run_sync
-    from testio_assets.project_storage import open_instance
+    from testio_assets.commands.runs import SyncError, run_sync
+    from testio_assets.defs.pipeline import build_definitions
+    from testio_assets.instance.storage import open_instance
 
     settings = load_settings()
     defs = build_definitions(settings)
-    from testio_assets.live_progress import live_progress
+    from testio_assets.commands.live_progress import live_progress
 
     with open_instance() as instance, live_progress(sys.stderr.isatty()):
         try:
@@ -107,15 +107,15 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 def cmd_features(args: argparse.Namespace) -> int:
     ensure_dagster_home()
-    from testio_assets.definitions import build_definitions
-    from testio_assets.on_demand import (
+    from testio_assets.commands.on_demand import (
         RefreshFailed,
         UnknownInput,
         answer_features,
         dagster_refresher,
         render_features,
     )
-    from testio_assets.project_storage import open_instance
+    from testio_assets.defs.pipeline import build_definitions
+    from testio_assets.instance.storage import open_instance
 
     settings = load_settings()
     defs = build_definitions(settings)
@@ -143,7 +143,12 @@ def cmd_features(args: argparse.Namespace) -> int:
 
 
 def cmd_users(args: argparse.Namespace) -> int:
-    from testio_assets.on_demand import UnknownInput, answer_users, render_users, users_json
+    from testio_assets.commands.on_demand import (
+        UnknownInput,
+        answer_users,
+        render_users,
+        users_json,
+    )
     from testio_assets.store.database import DuckDBStore
 
     store = DuckDBStore(path=load_settings().duckdb_path)
@@ -189,7 +194,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from testio_assets.benchmark import BenchOptions, run_benchmark
+    from tools.bench.benchmark import BenchOptions, run_benchmark  # type: ignore[import-not-found]
 
     run_benchmark(
         BenchOptions(
@@ -233,8 +238,21 @@ def _add_on_demand_commands(sub: Any) -> None:
     users.set_defaults(func=cmd_users)
 
 
+def _development_tools() -> bool:
+    """Whether `tools/` (bench, soak) is here: a development checkout, where the package
+    sits beside it. It is never installed (nor in the image)."""
+    root = str(PROJECT_ROOT)
+    if not (PROJECT_ROOT / "tools" / "bench").is_dir():
+        return False
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    return True
+
+
 def _add_bench_command(sub: Any) -> None:
-    from testio_assets.bench_instance import INSTANCES
+    if not _development_tools():
+        return
+    from tools.bench.instance import INSTANCES
 
     bench = sub.add_parser("bench", help="benchmark a full sync against the simulator")
     bench.add_argument("--profile", default="large", help="demo | small | large | scattered")
@@ -251,7 +269,7 @@ def _add_bench_command(sub: Any) -> None:
     )
     bench.set_defaults(func=cmd_bench)
 
-    from testio_assets.soak.command import add_soak_command
+    from tools.soak.command import add_soak_command
 
     add_soak_command(sub)
 

@@ -1,66 +1,12 @@
-"""Assembles the Dagster definitions. Nothing else lives here."""
+"""The code location: every definition under `defs/`, loaded the `dg` way. Nothing else."""
 
 from __future__ import annotations
 
-from dagster import Definitions, in_process_executor
+from pathlib import Path
 
-from testio_assets.assets.analytics import build_analytics_asset, build_analytics_sensor
-from testio_assets.assets.product_data import build_product_data_asset
-from testio_assets.assets.products import products
-from testio_assets.assets.recording import record_window
-from testio_assets.automation.orphan_runs import build_orphaned_runs_sensor
-from testio_assets.automation.run_history import build_run_history_sensor
-from testio_assets.automation.schedules import build_refresh_schedule
-from testio_assets.automation.sensors import (
-    build_product_discovery_sensor,
-    build_stale_features_sensor,
-)
-from testio_assets.postgres_url import check_postgres
-from testio_assets.resources import build_resources
-from testio_assets.settings import Settings, load_settings
-from testio_assets.store.analytics import HealthThresholds
+import dagster as dg
 
 
-def build_definitions(settings: Settings | None = None) -> Definitions:
-    settings = settings or load_settings()
-    if settings.dagster_postgres_url:
-        check_postgres(settings.dagster_postgres_url)  # refuse to load, naming the reason
-    return Definitions(
-        assets=[
-            products,
-            build_product_data_asset(
-                settings.feature_ttl_seconds,
-                record_window(settings.run_history_days, settings.record_every_hours),
-                health_thresholds(settings),
-            ),
-            build_analytics_asset(health_thresholds(settings)),
-        ],
-        sensors=[
-            build_stale_features_sensor(
-                settings.feature_ttl_seconds, settings.sensor_max_partitions
-            ),
-            build_product_discovery_sensor(settings.discovery_interval_seconds),
-            build_analytics_sensor(),
-            build_orphaned_runs_sensor(),
-            build_run_history_sensor(settings.run_history_days),
-        ],
-        schedules=[build_refresh_schedule(settings.refresh_cron)],
-        resources=build_resources(settings),
-        # A run's steps in the run's own process. Every step writes DuckDB and the
-        # `duckdb` pool runs them one at a time anyway, so a process per step (Dagster's
-        # default) buys nothing and costs each daemon-launched run a second interpreter
-        # (start-up time, and as much memory again; docs/reliability.md).
-        executor=in_process_executor,
-    )
-
-
-def health_thresholds(settings: Settings) -> HealthThresholds:
-    return HealthThresholds(
-        rejection_warning=settings.health_rejection_warning,
-        rejection_critical=settings.health_rejection_critical,
-        auto_warning=settings.health_auto_accept_warning,
-        auto_critical=settings.health_auto_accept_critical,
-    )
-
-
-defs = build_definitions()
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.load_from_defs_folder(path_within_project=Path(__file__).parent)

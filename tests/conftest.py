@@ -12,10 +12,10 @@ import pytest
 from dagster import DagsterInstance
 
 from testio_assets.api.client import TestIOClient
-from testio_assets.project_storage import open_instance, storage_kind
+from testio_assets.instance.storage import open_instance, storage_kind
 from testio_assets.simulator.profiles import Profile
 from testio_assets.simulator.server import SimulatorServer
-from testio_assets.throwaway_postgres import (
+from tools.throwaway_postgres import (
     PostgresUnavailable,
     ThrowawayPostgres,
     server_bin_dir,

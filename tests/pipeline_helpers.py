@@ -13,8 +13,8 @@ import duckdb
 import pytest
 from dagster import DagsterInstance, Definitions
 
-from testio_assets.definitions import build_definitions
-from testio_assets.headless_sync import SyncSummary, run_sync
+from testio_assets.commands.runs import SyncSummary, run_sync
+from testio_assets.defs.pipeline import build_definitions
 from testio_assets.settings import Settings
 from testio_assets.simulator.server import SimulatorServer
 from testio_assets.store.tables import BOOKKEEPING, TABLES

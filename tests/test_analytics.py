@@ -21,9 +21,9 @@ from dagster import (
     materialize,
 )
 
-from testio_assets.assets.analytics_preview import PREVIEW_ROWS, SHOWN, metadata_by_product
-from testio_assets.automation.partitions import contiguous_ranges
-from testio_assets.headless_sync import run_sync
+from testio_assets.commands.runs import run_sync
+from testio_assets.defs.assets.analytics_preview import PREVIEW_ROWS, SHOWN, metadata_by_product
+from testio_assets.defs.automation.partitions import contiguous_ranges
 from testio_assets.names import (
     ANALYTICS,
     ANALYTICS_IN_STEP_TAG,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dagster import AssetKey, AssetMaterialization, DagsterInstance
 
-from testio_assets.assets.check_targets import latest_materialization, latest_materializations
+from testio_assets.instance.check_targets import latest_materialization, latest_materializations
 
 
 def test_bulk_lookup_equals_one_lookup_per_partition(project_instance: DagsterInstance) -> None:

@@ -23,10 +23,10 @@ from dagster import (
     materialize,
 )
 
-from testio_assets.automation.partition_records import unsettled_check_partitions
-from testio_assets.automation.partitions import range_tags
 from testio_assets.checks.definitions import CHECKS
 from testio_assets.checks.evaluate import features_checks
+from testio_assets.defs.automation.partition_records import unsettled_check_partitions
+from testio_assets.defs.automation.partitions import range_tags
 from testio_assets.names import ANALYTICS
 from testio_assets.simulator.server import SimulatorServer
 from testio_assets.store.check_facts import ProductFacts

@@ -16,9 +16,9 @@ import pytest
 import yaml
 from dagster import DagsterInstance, QueuedRunCoordinator
 
-from testio_assets.ports import free_loopback_port
-from testio_assets.project_storage import storage_kind
+from testio_assets.instance.storage import storage_kind
 from tests.pipeline_helpers import BIN, ROOT
+from tools.ports import free_loopback_port
 
 DEPLOY = ROOT / "deploy"
 

@@ -23,9 +23,9 @@ from dagster import (
     materialize,
 )
 
-from testio_assets.automation.partitions import range_tags, sync_partitions
-from testio_assets.automation.schedules import build_refresh_schedule
-from testio_assets.automation.sensors import build_product_discovery_sensor
+from testio_assets.defs.automation.partitions import range_tags, sync_partitions
+from testio_assets.defs.automation.schedules import build_refresh_schedule
+from testio_assets.defs.automation.sensors import build_product_discovery_sensor
 from testio_assets.names import ANALYTICS, ANALYTICS_UPSTREAM
 from testio_assets.simulator.faults import Fault
 from testio_assets.simulator.server import SimulatorServer

@@ -227,8 +227,8 @@ def test_401_stops_the_run_at_the_first_call_and_writes_nothing(
     simulator: SimulatorServer, db: Path, instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TESTIO_API_TOKEN", "not-the-token")
-    from testio_assets.definitions import build_definitions
-    from testio_assets.headless_sync import run_sync
+    from testio_assets.commands.runs import run_sync
+    from testio_assets.defs.pipeline import build_definitions
     from testio_assets.settings import Settings
 
     defs = build_definitions(

@@ -21,7 +21,7 @@ from dagster import AssetKey, DagsterInstance
 from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
-from testio_assets.instance_storage import PooledSqliteEventLogStorage
+from testio_assets.instance.event_log import PooledSqliteEventLogStorage
 from testio_assets.simulator.server import SimulatorServer
 from tests.conftest import TEST_PROFILE
 from tests.pipeline_helpers import ROOT, pipeline_for, sync

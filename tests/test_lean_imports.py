@@ -17,7 +17,7 @@ from pathlib import Path
 
 from testio_assets.api.models import Bug
 from testio_assets.api.parsing import _shape_in_worker
-from testio_assets.assets.analytics_preview import metadata_by_product
+from testio_assets.defs.assets.analytics_preview import metadata_by_product
 from testio_assets.names import ANALYTICS
 from testio_assets.simulator.server import SimulatorServer
 from testio_assets.store.analytics import HealthThresholds, refresh, rows_of

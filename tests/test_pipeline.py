@@ -280,7 +280,7 @@ def test_a_forbidden_product_fails_alone(
 def test_a_sync_of_an_unknown_product_is_refused(
     simulator: SimulatorServer, db: Path, instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from testio_assets.headless_sync import SyncError
+    from testio_assets.commands.runs import SyncError
 
     with pytest.raises(SyncError, match="not an active product: 999"):
         sync(pipeline_for(simulator, db, monkeypatch), instance, 999)

@@ -30,8 +30,8 @@ from dagster import (
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster._serdes import serialize_value
 
-from testio_assets.automation.partitions import range_tags
-from testio_assets.planned_checks import has_lean_planned_checks
+from testio_assets.defs.automation.partitions import range_tags
+from testio_assets.instance.planned_checks import has_lean_planned_checks
 from tests.test_instance_storage import _instance
 
 PARTS = DynamicPartitionsDefinition(name="parts")

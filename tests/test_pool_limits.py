@@ -21,7 +21,7 @@ import pytest
 import sqlalchemy
 from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
 
-from testio_assets.project_storage import postgres_storage, schema_lock
+from testio_assets.instance.storage import postgres_storage, schema_lock
 from tests.conftest import postgres_database
 from tests.test_instance_storage import _instance
 

@@ -20,14 +20,14 @@ from dagster import (
     in_process_executor,
 )
 
-from testio_assets.automation.orphan_runs import (
+from testio_assets.defs.automation.orphan_runs import (
     HOST_TAG,
     PROCESS_TAG,
     reap_orphaned_runs,
     run_process_id,
     this_process,
 )
-from testio_assets.definitions import build_definitions
+from testio_assets.defs.pipeline import build_definitions
 from testio_assets.names import DUCKDB_POOL
 from testio_assets.settings import Settings
 from testio_assets.simulator.server import SimulatorServer

@@ -12,8 +12,8 @@ import duckdb
 import httpx
 import pytest
 
-from testio_assets.ports import free_loopback_port
 from tests.pipeline_helpers import BIN, ROOT, process_env
+from tools.ports import free_loopback_port
 
 pytestmark = pytest.mark.slow
 

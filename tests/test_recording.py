@@ -18,10 +18,10 @@ from dagster import (
     DagsterInstance,
 )
 
-from testio_assets.assets.recording import RecordPolicy, changes_policy, record_window
-from testio_assets.automation.partition_records import unsettled_check_partitions
-from testio_assets.automation.partitions import product_partitions
 from testio_assets.checks.definitions import CheckOutcome, checks_of
+from testio_assets.defs.assets.recording import RecordPolicy, changes_policy, record_window
+from testio_assets.defs.automation.partition_records import unsettled_check_partitions
+from testio_assets.defs.automation.partitions import product_partitions
 from testio_assets.names import ANALYTICS, BUGS, CHAIN, FEATURES, PRODUCTS, TESTS, USERS
 from testio_assets.simulator.faults import Fault
 from testio_assets.simulator.server import SimulatorServer

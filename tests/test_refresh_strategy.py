@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance
 
-from testio_assets.bench_baselines import needed_for_refresh
 from testio_assets.simulator.profiles import Profile
 from testio_assets.simulator.server import SimulatorServer
 from testio_assets.sync.test_reread import RereadPlan, plan_reread
 from tests.pipeline_helpers import pipeline_for, query, sync
+from tools.bench.baselines import needed_for_refresh
 
 PAGE = 25
 STORED = range(1, 201)  # 200 tests, ids grow with time: 200 is the newest (page 1)

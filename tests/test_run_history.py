@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus, build_sensor_context
 
-from testio_assets.automation.run_history import build_run_history_sensor, purge_old_runs
+from testio_assets.defs.automation.run_history import build_run_history_sensor, purge_old_runs
 
 WEEK = timedelta(days=7)
 

@@ -13,8 +13,8 @@ from dagster import DagsterInstance
 
 from testio_assets.simulator.faults import CHAOS_KINDS, Chaos
 from testio_assets.simulator.server import SimulatorServer
-from testio_assets.soak.truth import compare_with_reference, compare_with_simulator, reference_sync
 from tests.pipeline_helpers import ROOT, all_test_ids, pipeline_for, stored_test_ids, sync
+from tools.soak.truth import compare_with_reference, compare_with_simulator, reference_sync
 
 
 def test_the_truth_comparison_counts_each_row_that_differs(

@@ -19,9 +19,12 @@ from dagster import (
     build_sensor_context,
 )
 
-from testio_assets.automation.partitions import range_tags, sync_partitions
-from testio_assets.automation.sensors import build_stale_features_sensor, evaluate_stale_features
-from testio_assets.automation.stale_features import stale_feature_partitions
+from testio_assets.defs.automation.partitions import range_tags, sync_partitions
+from testio_assets.defs.automation.sensors import (
+    build_stale_features_sensor,
+    evaluate_stale_features,
+)
+from testio_assets.defs.automation.stale_features import stale_feature_partitions
 
 TTL = timedelta(hours=1)
 FEATURES = AssetKey("features")
@@ -195,7 +198,7 @@ def test_the_partition_tags_are_dagsters_own() -> None:
     """Our literal run-tag names must be the ones Dagster reads (fails on a rename)."""
     from dagster._core.storage import tags
 
-    from testio_assets.automation import partitions
+    from testio_assets.defs.automation import partitions
 
     assert partitions.PARTITION_TAG == tags.PARTITION_NAME_TAG
     assert partitions.RANGE_START_TAG == tags.ASSET_PARTITION_RANGE_START_TAG

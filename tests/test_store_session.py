@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from testio_assets.api.models import ExploratoryTest
-from testio_assets.resources import build_resources
+from testio_assets.defs.resources import build_resources
 from testio_assets.settings import Settings
 from testio_assets.store import rows
 from testio_assets.store.database import DuckDBStore
