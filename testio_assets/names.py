@@ -20,9 +20,9 @@ QUALITY_BY_MONTH = "quality_by_month"
 PRODUCT_QUALITY_SUMMARY = "product_quality_summary"
 ANALYTICS = (FEATURE_QUALITY, TESTER_ACTIVITY, QUALITY_BY_MONTH, PRODUCT_QUALITY_SUMMARY)
 ANALYTICS_GROUP = "analytics"
-# Set on its run by a product step that rebuilds the analytics of what it records: the
-# analytics automation leaves that run's upstream updates to it.
-ANALYTICS_IN_STEP_TAG = "testio/analytics_in_step"
+# One row per product: partitioned like the data, so Dagster plots each product's figures.
+# The other analytics tables span products and are recorded once per run.
+PARTITIONED_ANALYTICS = frozenset({PRODUCT_QUALITY_SUMMARY})
 # The per-product tables each analytics table is computed from.
 ANALYTICS_UPSTREAM = {
     FEATURE_QUALITY: (FEATURES, TESTS, BUGS),

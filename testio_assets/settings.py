@@ -19,7 +19,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.fields import FieldInfo
 
 from testio_assets.names import DEFAULT_RECORD_EVERY_HOURS
-from testio_assets.simulator.profiles import PROFILES
 
 DEFAULT_DUCKDB_PATH = "data/testio.duckdb"
 
@@ -29,7 +28,8 @@ class SettingsError(ValueError):
 
 
 class Settings(BaseModel):
-    """The validated configuration. `api_token=None` means: use the built-in simulator."""
+    """The validated configuration. The built-in simulator is used only when asked for
+    (`TESTIO_SIMULATOR=1`, or `testio-assets demo`); otherwise the API needs a token."""
 
     model_config = ConfigDict(frozen=True, validate_by_name=True, validate_by_alias=True)
 
@@ -47,6 +47,8 @@ class Settings(BaseModel):
     retry_budget_seconds: float = Field(default=120.0, ge=0.0, alias="TESTIO_RETRY_BUDGET_SECONDS")
     page_size: int = Field(default=25, ge=1, le=1000, alias="TESTIO_PAGE_SIZE")
     bug_batch_size: int = Field(default=15, ge=1, le=200, alias="TESTIO_BUG_BATCH_SIZE")
+    # The built-in simulator instead of the API (`testio-assets demo` sets it).
+    simulator: bool = Field(default=False, alias="TESTIO_SIMULATOR")
     simulator_profile: str = Field(default="demo", alias="TESTIO_SIMULATOR_PROFILE")
     simulator_seed: int = Field(default=7, ge=0, le=2**31, alias="TESTIO_SIMULATOR_SEED")
     refresh_cron: str = Field(default="*/15 * * * *", alias="TESTIO_REFRESH_CRON")
@@ -78,15 +80,31 @@ class Settings(BaseModel):
     health_auto_accept_critical: float = Field(
         default=0.40, ge=0.0, le=1.0, alias="TESTIO_HEALTH_AUTO_ACCEPT_CRITICAL"
     )
-    # Dagster's instance storage (runs, event log, schedules) in PostgreSQL instead of
-    # SQLite files in DAGSTER_HOME; see testio_assets/project_storage.py.
-    dagster_postgres_url: str | None = Field(
-        default=None, alias="TESTIO_DAGSTER_POSTGRES_URL", repr=False
-    )
+    # Dagster's own: events handed to the event log in batches of this size (0: one by
+    # one). With it, the product step records an asset complete over its run as one
+    # output (defs/assets/step_records.py).
+    event_batch_size: int = Field(default=0, ge=0, le=100_000, alias="DAGSTER_EVENT_BATCH_SIZE")
 
     @property
     def uses_simulator(self) -> bool:
-        return self.api_token is None
+        return self.simulator
+
+    def require_source(self) -> None:
+        """Refuse to talk to nothing in particular: a token, or the simulator on purpose.
+
+        Raises:
+            SettingsError: no token and no simulator asked for, or both.
+        """
+        if self.simulator and self.api_token:
+            raise SettingsError(
+                "TESTIO_SIMULATOR=1 and TESTIO_API_TOKEN are both set: unset one of them"
+            )
+        if not self.simulator and not self.api_token:
+            raise SettingsError(
+                "TESTIO_API_TOKEN is not set: put your Test IO API token in .env (see "
+                ".env.example), or run `testio-assets demo` for the built-in simulator's "
+                "demo account"
+            )
 
     @field_validator("base_url")
     @classmethod
@@ -116,25 +134,6 @@ class Settings(BaseModel):
         if not re.fullmatch(r"\d+(\.\d+)?\s*([KMGT]i?B|B)", value.strip(), re.IGNORECASE):
             raise ValueError("is not a size: use a number and a unit, such as 256MB or 1GiB")
         return value.strip()
-
-    @field_validator("dagster_postgres_url")
-    @classmethod
-    def _postgres_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        parsed = urlparse(value)
-        if parsed.scheme not in ("postgresql", "postgres"):
-            raise ValueError("is not a postgresql:// URL")
-        if not parsed.hostname:
-            raise ValueError("names no host (postgresql://user:password@host:port/db)")
-        return value
-
-    @field_validator("simulator_profile")
-    @classmethod
-    def _known_profile(cls, value: str) -> str:
-        if value not in PROFILES:
-            raise ValueError(f"is unknown: use one of {sorted(PROFILES)}")
-        return value
 
     @field_validator("refresh_cron")
     @classmethod
@@ -174,6 +173,8 @@ def _explain(error: Mapping[str, Any], given: Mapping[str, str]) -> str:
     context = error.get("ctx", {})
     if kind == "int_parsing":
         return f"{name}={raw!r} is not a whole number"
+    if kind == "bool_parsing":
+        return f"{name}={raw!r} is not a yes/no value: use 1 or 0"
     if kind == "float_parsing":
         return f"{name}={raw!r} is not a number"
     if kind in ("greater_than_equal", "less_than_equal") and field.annotation is int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,9 +11,10 @@ import pytest
 from dagster import DagsterInstance
 
 from testio_assets.api.client import TestIOClient
-from testio_assets.instance.storage import open_instance, storage_kind
+from testio_assets.commands.instance import open_instance
 from testio_assets.simulator.profiles import Profile
 from testio_assets.simulator.server import SimulatorServer
+from tools.bench.instance import instance_yaml
 from tools.throwaway_postgres import (
     PostgresUnavailable,
     ThrowawayPostgres,
@@ -122,18 +122,23 @@ def postgres_database(request: pytest.FixtureRequest) -> str:
     return server.create_database(f"t_{uuid.uuid4().hex[:12]}")
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+# The instances the Dagster tests run on: Dagster's own SQLite storage (the default),
+# Dagster's own PostgreSQL storage (`storage: postgres`, as the Helm chart deploys it), and
+# the project's optional plugin (testio_assets/instance/).
+INSTANCE_KINDS = {"sqlite": "sqlite", "postgres": "postgres-stock", "plugin": "plugin"}
+
+
+@pytest.fixture(params=list(INSTANCE_KINDS))
 def project_instance(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[DagsterInstance]:
-    """The instance the project ships (dagster_home/dagster.yaml) in a temp DAGSTER_HOME:
-    SQLite files there, or a new database on a real PostgreSQL server."""
+    """The project's instance settings in a temp DAGSTER_HOME, on each kind of storage:
+    SQLite files there, a new database on a real PostgreSQL server, or the plugin."""
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copy(ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    (home / "dagster.yaml").write_text(instance_yaml(INSTANCE_KINDS[request.param]))
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     if request.param == "postgres":
         monkeypatch.setenv("TESTIO_DAGSTER_POSTGRES_URL", postgres_database(request))
     with open_instance() as instance:
-        assert storage_kind(instance) == request.param
         yield instance

@@ -17,6 +17,7 @@ from testio_assets.commands.runs import SyncSummary, run_sync
 from testio_assets.defs.pipeline import build_definitions
 from testio_assets.settings import Settings
 from testio_assets.simulator.server import SimulatorServer
+from testio_assets.store.publication import writer_path
 from testio_assets.store.tables import BOOKKEEPING, TABLES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,8 +62,19 @@ def snapshot(db_path: Path) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def query(db_path: Path, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    """What a reader sees: the published file."""
     with duckdb.connect(str(db_path), read_only=True) as conn:
         return conn.execute(sql, params or []).fetchall()
+
+
+def edit(db_path: Path, sql: str, params: list[Any] | None = None) -> None:
+    """Change the data by hand, as if the pipeline had written it and published it: in the
+    pipeline's own file (`.writer`), then copied to what readers open."""
+    writer = Path(writer_path(str(db_path)))
+    with duckdb.connect(str(writer)) as conn:
+        conn.execute(sql, params or [])
+        conn.execute("CHECKPOINT")
+    shutil.copyfile(writer, db_path)
 
 
 def process_env(

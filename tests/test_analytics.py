@@ -26,22 +26,21 @@ from testio_assets.defs.assets.analytics_preview import PREVIEW_ROWS, SHOWN, met
 from testio_assets.defs.automation.partitions import contiguous_ranges
 from testio_assets.names import (
     ANALYTICS,
-    ANALYTICS_IN_STEP_TAG,
     ANALYTICS_UPSTREAM,
     BUGS,
     FEATURE_QUALITY,
+    PARTITIONED_ANALYTICS,
     PRODUCT_QUALITY_SUMMARY,
     QUALITY_BY_MONTH,
     TESTER_ACTIVITY,
     TESTS,
-    USERS,
 )
 from testio_assets.simulator.faults import Fault
 from testio_assets.simulator.server import SimulatorServer
 from testio_assets.store.analytics import HealthThresholds, refresh, rows_of
 from testio_assets.store.merge import WriteCounts
 from tests.conftest import TEST_PROFILE
-from tests.pipeline_helpers import pipeline_for, query, sync
+from tests.pipeline_helpers import edit, pipeline_for, query, sync
 
 WEIGHTS = {"critical": 5, "high": 3, "low": 1, "visual": 1, "content": 1}
 NOT_EXECUTED = {"initialized", "cancelled"}
@@ -239,14 +238,27 @@ def test_an_older_table_shape_is_rebuilt_for_every_product(synced_db: Path) -> N
     assert counts[one].updated == 0 and counts[one].rows > 0
 
 
-def test_analytics_follow_their_upstream_partitions(
+def requested(result: Any) -> set[tuple[str, str | None]]:
+    """(table, partition) the automation requested; None for a table spanning products."""
+    found = set()
+    for name in ANALYTICS:
+        key = AssetKey(name)
+        if name in PARTITIONED_ANALYTICS:
+            found |= {(name, p) for p in result.get_requested_partitions(key)}
+        elif result.get_num_requested(key):
+            found.add((name, None))
+    return found
+
+
+def test_analytics_follow_a_run_that_did_not_plan_them(
     simulator: SimulatorServer,
     db: Path,
     project_instance: DagsterInstance,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Automation, evaluated as the daemon would (without waiting for it): missing
-    analytics are requested, then nothing, then exactly the partition whose data changed."""
+    """Automation, evaluated as the daemon would (without waiting for it): nothing after
+    a sync (it rebuilt them itself), then exactly the changed product's summary and the
+    tables spanning products after a run that changed data without planning analytics."""
     defs = pipeline_for(simulator, db, monkeypatch)
     analytics = AssetSelection.assets(*ANALYTICS)
     instance = project_instance
@@ -257,42 +269,10 @@ def test_analytics_follow_their_upstream_partitions(
     simulator.advance(3)
     assert run_sync(defs, instance, [product], analytics=False).failure is None
     second = evaluate_automation_conditions(defs, instance, analytics, cursor=first.cursor)
-    requested = {
-        (key.path[-1], partition)
-        for key in map(AssetKey, ANALYTICS)
-        for partition in second.get_requested_partitions(key)
-    }
-    assert requested == {(name, str(product)) for name in ANALYTICS}
+    spanning = {(name, None) for name in ANALYTICS if name not in PARTITIONED_ANALYTICS}
+    assert requested(second) == {(PRODUCT_QUALITY_SUMMARY, str(product))} | spanning
     third = evaluate_automation_conditions(defs, instance, analytics, cursor=second.cursor)
     assert third.total_requested == 0
-
-
-def test_updates_from_a_run_that_rebuilds_the_analytics_itself_do_not_wake_automation(
-    simulator: SimulatorServer, db: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A product step that rebuilds the analytics tags its run; automation leaves that
-    run's updates alone, even before the step's end (a product recorded early in a long
-    run is no longer in progress for Dagster)."""
-    defs = pipeline_for(simulator, db, monkeypatch)
-    analytics = AssetSelection.assets(*ANALYTICS)
-    with DagsterInstance.ephemeral() as instance:
-        assert sync(defs, instance).failure is None
-        first = evaluate_automation_conditions(defs, instance, analytics)
-        product = str(simulator.account.active_products()[0].id)
-        simulator.advance(3)
-        # The product's data recorded, its analytics not yet rebuilt: the moment between.
-        result = materialize(
-            list(defs.assets or []),
-            instance=instance,
-            resources=defs.resources,
-            selection=[AssetKey(name) for name in (TESTS, BUGS, USERS)],
-            partition_key=product,
-            run_config={"ops": {"product_data": {"config": {"analytics": False}}}},
-            tags={ANALYTICS_IN_STEP_TAG: "true"},
-        )
-        assert materialized(instance, result.run_id)[TESTS] == {product}
-        second = evaluate_automation_conditions(defs, instance, analytics, cursor=first.cursor)
-        assert second.total_requested == 0
 
 
 def test_a_failed_blocking_check_holds_the_partitions_analytics_back(
@@ -304,20 +284,50 @@ def test_a_failed_blocking_check_holds_the_partitions_analytics_back(
         assert sync(defs, instance).failure is None
         first = evaluate_automation_conditions(defs, instance, analytics)
         product, test_id = query(db, "SELECT product_id, test_id FROM bugs LIMIT 1")[0]
-        with duckdb.connect(str(db)) as conn:  # a bug's test deleted by hand
-            conn.execute("DELETE FROM tests WHERE id = ?", [test_id])
+        edit(db, "DELETE FROM tests WHERE id = ?", [test_id])  # a bug's test, deleted by hand
         summary = run_sync(defs, instance, [product], assets=[BUGS])
         assert summary.failure is not None and "bugs_have_a_test" in summary.failure
-        # Neither the step that recorded the failed check nor the automation rebuilds them.
+        # The step that recorded the failed check does not rebuild them ...
         done = materialized(instance, summary.run_ids[-1])
         assert done[BUGS] == {str(product)}
         assert not any(done[table] for table in ANALYTICS)
+        # ... nor do the runs the automation asks for (what the CLI's run does not show
+        # Dagster: `materialize` records no asset selection), nor Materialize in the UI.
         second = evaluate_automation_conditions(defs, instance, analytics, cursor=first.cursor)
-        assert second.total_requested == 0
+        assert (PRODUCT_QUALITY_SUMMARY, str(product)) in requested(second)
+        resources = defs.resources
+        own = materialize(
+            list(defs.assets or []),
+            instance=instance,
+            resources=resources,
+            selection=[AssetKey(PRODUCT_QUALITY_SUMMARY)],
+            partition_key=str(product),
+        )
+        assert not own.get_asset_materialization_events()
+        alone = materialize(
+            list(defs.assets or []),
+            instance=instance,
+            resources=resources,
+            selection=[AssetKey(FEATURE_QUALITY)],
+        )
+        assert rebuilt_products(alone) == active_ids(db) - {product}
+
+
+def active_ids(db: Path) -> set[int]:
+    return {r[0] for r in query(db, "SELECT id FROM products WHERE is_active")}
+
+
+def rebuilt_products(result: Any) -> set[int]:
+    """The products a run's one materialization of a table spanning products rebuilt."""
+    (event,) = result.get_asset_materialization_events()
+    meta = event.materialization.metadata
+    products = set(meta["products"].value)
+    assert meta["products_rebuilt"].value == len(products)
+    return products
 
 
 def materialized(instance: DagsterInstance, run_id: str) -> defaultdict[str, set[str]]:
-    """Per asset, the partitions that the run materialized."""
+    """Per asset, the partitions that the run materialized ("" for no partition)."""
     done: defaultdict[str, set[str]] = defaultdict(set)
     events = instance.get_records_for_run(
         run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION
@@ -325,16 +335,19 @@ def materialized(instance: DagsterInstance, run_id: str) -> defaultdict[str, set
     for record in events:
         materialization = record.asset_materialization
         assert materialization is not None
-        done[materialization.asset_key.path[-1]].add(str(materialization.partition))
+        done[materialization.asset_key.path[-1]].add(materialization.partition or "")
     return done
 
 
 def rebuilt_with_their_data(done: dict[str, set[str]]) -> None:
-    """Each analytics table was rebuilt for exactly the products whose upstream data the
-    run recorded."""
+    """The summary was rebuilt for exactly the products whose upstream data the run
+    recorded; each table spanning products once if any of them changed."""
     for table in ANALYTICS:
         changed = set().union(*(done[dep] for dep in ANALYTICS_UPSTREAM[table]))
-        assert done[table] == changed, table
+        if table in PARTITIONED_ANALYTICS:
+            assert done[table] == changed, table
+        else:
+            assert done[table] == ({""} if changed else set()), table
 
 
 def test_a_sync_rebuilds_the_analytics_of_what_changed_in_its_own_step(
@@ -358,11 +371,10 @@ def test_a_sync_rebuilds_the_analytics_of_what_changed_in_its_own_step(
         summary = sync(defs, instance)
     assert summary.failure is None
     assert len(summary.run_ids) == 2  # the catalogue, then one run of every product
-    assert instance.get_run_by_id(summary.run_ids[-1]).tags[ANALYTICS_IN_STEP_TAG] == "true"
     done = materialized(instance, summary.run_ids[-1])
     assert done[TESTS] == changed
     rebuilt_with_their_data(done)
-    assert done[QUALITY_BY_MONTH] == changed
+    assert done[PRODUCT_QUALITY_SUMMARY] == changed
     assert len(contiguous_ranges(ordered, changed)) == 3
     after = evaluate_automation_conditions(defs, instance, analytics, cursor=before.cursor)
     assert after.total_requested == 0
@@ -384,9 +396,9 @@ def test_a_failed_product_leaves_the_others_analytics_current(
         summary = sync(defs, instance)
         assert summary.failure is not None and summary.failed_products == [failing]
         done = materialized(instance, summary.run_ids[-1])
-        rebuilt_with_their_data(done)
         keys = set(instance.get_dynamic_partitions("products"))
-        assert done[QUALITY_BY_MONTH] == keys - {str(failing)}  # a failed run records all
+        # A failed run records every summary it planned but the failed product's.
+        assert done[PRODUCT_QUALITY_SUMMARY] == keys - {str(failing)}
         after = evaluate_automation_conditions(defs, instance, analytics, cursor=before.cursor)
         assert after.total_requested == 0
 

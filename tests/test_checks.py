@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 from dagster import (
     AssetCheckKey,
@@ -25,12 +24,13 @@ from dagster import (
 
 from testio_assets.checks.definitions import CHECKS
 from testio_assets.checks.evaluate import features_checks
+from testio_assets.commands.runs import run_sync
 from testio_assets.defs.automation.partition_records import unsettled_check_partitions
 from testio_assets.defs.automation.partitions import range_tags
 from testio_assets.names import ANALYTICS
 from testio_assets.simulator.server import SimulatorServer
 from testio_assets.store.check_facts import ProductFacts
-from tests.pipeline_helpers import pipeline_for, query, sync
+from tests.pipeline_helpers import edit, pipeline_for, query, sync
 
 Verdicts = dict[tuple[str, str, str | None], tuple[bool, str, dict[str, Any]]]
 
@@ -66,34 +66,36 @@ def run_checks(
     return evaluations(instance, [result.run_id])
 
 
-def edit(db: Path, sql: str, params: list[Any] | None = None) -> None:
-    with duckdb.connect(str(db)) as conn:
-        conn.execute(sql, params or [])
-
-
 def partitions_of(server: SimulatorServer) -> list[str]:
     return [str(p.id) for p in server.account.active_products()]
 
 
-def test_every_check_passes_on_good_data_for_every_partition(
+def test_every_check_passes_on_good_data_and_a_run_records_one_verdict_per_check(
     simulator: SimulatorServer,
     db: Path,
     project_instance: DagsterInstance,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """A run over many products records one verdict per check (nothing failed, nothing
+    to clear: no product's own evaluation); a run of one product records its own."""
     instance = project_instance
-    summary = sync(pipeline_for(simulator, db, monkeypatch), instance)
+    defs = pipeline_for(simulator, db, monkeypatch)
+    summary = sync(defs, instance)
     assert summary.failure is None, summary.failure
     found = evaluations(instance, summary.run_ids)
-    expected = {
-        (c.asset, c.name, None if c.asset == "products" else pid)
-        for c in CHECKS
-        for pid in partitions_of(simulator)
-    }
-    assert set(found) == expected
+    assert set(found) == {(c.asset, c.name, None) for c in CHECKS}
     failed = {key: verdict[1] for key, verdict in found.items() if not verdict[0]}
     assert not failed, failed
+    products = len(partitions_of(simulator))
+    _, description, meta = found[("tests", "complete_against_api", None)]
+    assert meta == {"products_checked": products, "products_failed": 0}
+    assert description == f"passed for all {products} product(s) of this run"
+
     pid = partitions_of(simulator)[0]
+    single = run_sync(defs, instance, [int(pid)])
+    found = evaluations(instance, single.run_ids)
+    per_product = {(c.asset, c.name, pid) for c in CHECKS if c.asset != "products"}
+    assert per_product <= set(found) and all(found[key][0] for key in per_product)
     _, description, meta = found[("tests", "complete_against_api", pid)]
     assert meta["listing"] == "full" and meta["expected"] == meta["stored"] > 0
     assert "are stored" in description
@@ -114,7 +116,9 @@ def test_a_bug_whose_test_was_deleted_fails_the_integrity_check_naming_product_a
     assert not passed
     assert f"product {product_id}" in description and str(orphans[0]) in description
     assert meta["orphan_bugs"] == len(orphans) and meta["orphan_bug_ids"] == orphans
-    others = [k for k, v in found.items() if k[2] != str(product_id) and k[1] == "bugs_have_a_test"]
+    others = [
+        k for k in found if k[2] not in (str(product_id), None) and k[1] == "bugs_have_a_test"
+    ]
     assert others and all(found[k][0] for k in others)
     assert sum(simulator.requests.values()) == 0  # stored data only, no API call
     # Nothing was "repaired": the orphans are still there.
@@ -138,11 +142,12 @@ def test_a_failed_blocking_check_holds_back_the_products_downstream_steps(
     found = evaluations(instance, summary.run_ids)
     assert not found[("bugs", "bugs_have_a_test", victim)][0]
     # users of the victim were not rebuilt (their hand edit stays, no check ran on them);
-    # the other products were checked and pass (unchanged, but recorded because the run
-    # fails: assets/recording.py), and only the victim has a check that did not pass.
+    # the other products were checked and pass, and only the victim has a check that did
+    # not pass.
     assert ("users", "match_tests_and_bugs", victim) not in found
-    for pid in partitions_of(simulator)[1:]:
-        assert found[("users", "match_tests_and_bugs", pid)][0]
+    assert found[("users", "match_tests_and_bugs", None)][0]
+    _, description, meta = found[("bugs", "bugs_have_a_test", None)]
+    assert meta["products_failed"] == 1 and victim in description
     keys = [
         AssetCheckKey(AssetKey(a), n)
         for a, n in (("bugs", "bugs_have_a_test"), ("users", "match_tests_and_bugs"))
@@ -161,8 +166,9 @@ def test_a_poisoned_page_warns_with_the_skipped_test_and_the_rest_passes(
     pid = str(product.id)
     passed, description, meta = found[("tests", "no_skipped_records", pid)]
     assert not passed and meta["skipped"] == 1 and "position" in description
-    assert found[("tests", "complete_against_api", pid)][0]
-    assert all(v[0] for k, v in found.items() if k != ("tests", "no_skipped_records", pid))
+    assert ("tests", "complete_against_api", pid) not in found  # passed: in the verdict
+    assert found[("tests", "complete_against_api", None)][0]
+    assert all(v[0] for k, v in found.items() if k[:2] != ("tests", "no_skipped_records"))
     # The same warning, read from DuckDB alone, when the check runs on its own.
     again = run_checks(
         pipeline_for(simulator, db, monkeypatch), instance, "tests", partitions_of(simulator)

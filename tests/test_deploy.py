@@ -16,7 +16,7 @@ import pytest
 import yaml
 from dagster import DagsterInstance, QueuedRunCoordinator
 
-from testio_assets.instance.storage import storage_kind
+from testio_assets.settings import Settings
 from tests.pipeline_helpers import BIN, ROOT
 from tools.ports import free_loopback_port
 
@@ -41,6 +41,7 @@ def test_the_container_instance_settings_load_with_postgres_the_queue_and_docker
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
     from dagster_docker import DockerRunLauncher
+    from dagster_postgres import PostgresEventLogStorage
 
     from tests.conftest import postgres_database
 
@@ -48,7 +49,8 @@ def test_the_container_instance_settings_load_with_postgres_the_queue_and_docker
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     monkeypatch.setenv("TESTIO_DAGSTER_POSTGRES_URL", postgres_database(request))
     with DagsterInstance.get() as instance:
-        assert storage_kind(instance) == "postgres"
+        # Dagster's own storage, as Dagster configures it (a bare postgresql:// URL).
+        assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
         assert isinstance(instance.run_coordinator, QueuedRunCoordinator)
         launcher = instance.run_launcher
         assert isinstance(launcher, DockerRunLauncher)
@@ -57,14 +59,26 @@ def test_the_container_instance_settings_load_with_postgres_the_queue_and_docker
         assert instance.run_monitoring_enabled
         config = instance.get_concurrency_config()
         assert config.pool_config.default_pool_limit == 1
-        # Slots are shared through PostgreSQL by every container.
-        assert instance.event_log_storage.supports_global_concurrency_limits
+
+
+def test_without_the_postgres_url_the_container_instance_refuses_to_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing falls back to SQLite files inside a container."""
+    from testio_assets.commands.instance import InstanceError, open_instance
+
+    shutil.copy(DEPLOY / "dagster.yaml", tmp_path / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    monkeypatch.delenv("TESTIO_DAGSTER_POSTGRES_URL", raising=False)
+    with pytest.raises(InstanceError, match="TESTIO_DAGSTER_POSTGRES_URL"):
+        open_instance()
+    assert not list(tmp_path.rglob("*.db"))
 
 
 def test_the_same_limits_as_one_machine() -> None:
     local = yaml.safe_load((ROOT / "dagster_home" / "dagster.yaml").read_text())
     assert instance_settings()["concurrency"] == local["concurrency"]
-    assert instance_settings()["storage"] == local["storage"]
+    assert local["concurrency"]["pools"] == {"default_limit": 1, "granularity": "run"}
 
 
 def test_compose_serves_only_loopback_and_keeps_secrets_out() -> None:
@@ -79,7 +93,8 @@ def test_compose_serves_only_loopback_and_keeps_secrets_out() -> None:
         "${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD}"
     ]
     assert ":${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD}@" in text
-    assert "TESTIO_API_TOKEN: ${TESTIO_API_TOKEN:-}" in text
+    # The token is required: compose refuses to start without it.
+    assert "TESTIO_API_TOKEN: ${TESTIO_API_TOKEN:?" in text
 
 
 def test_every_container_that_loads_the_instance_gets_what_it_needs() -> None:
@@ -94,6 +109,17 @@ def test_every_container_that_loads_the_instance_gets_what_it_needs() -> None:
     # The launcher passes these from the daemon to each run: unset ones would fail runs.
     assert set(launcher["env_vars"]) <= set(services["daemon"]["environment"])
     assert "/var/run/docker.sock:/var/run/docker.sock" in services["daemon"]["volumes"]
+
+
+def test_every_setting_reaches_every_container_and_every_run() -> None:
+    """A run launched in a container sees what the daemon sees: every setting of the
+    settings model is in the containers' environment and in what the launcher passes on."""
+    settings = {field.alias for field in Settings.model_fields.values()}
+    launched = set(instance_settings()["run_launcher"]["config"]["env_vars"])
+    assert settings <= launched, sorted(settings - launched)
+    for name in ("code", "daemon"):
+        env = set(compose()["services"][name]["environment"])
+        assert settings <= env, (name, sorted(settings - env))
 
 
 def test_the_duckdb_volume_is_the_same_for_the_code_location_and_the_runs() -> None:

@@ -26,7 +26,7 @@ from dagster import (
 from testio_assets.defs.automation.partitions import range_tags, sync_partitions
 from testio_assets.defs.automation.schedules import build_refresh_schedule
 from testio_assets.defs.automation.sensors import build_product_discovery_sensor
-from testio_assets.names import ANALYTICS, ANALYTICS_UPSTREAM
+from testio_assets.names import ANALYTICS, ANALYTICS_UPSTREAM, PARTITIONED_ANALYTICS
 from testio_assets.simulator.faults import Fault
 from testio_assets.simulator.server import SimulatorServer
 from tests.conftest import client_for
@@ -64,7 +64,8 @@ def test_discovery_adds_new_and_drops_vanished_products(
     assert runs[0].asset_selection == [AssetKey("products")]
     # ... and the new product gets a first materialization of every per-product asset.
     assert runs[1].partition_key == str(new_id)
-    assert {k.path[-1] for k in runs[1].asset_selection} == {"tests", "bugs", "features", "users"}
+    selected = {k.path[-1] for k in runs[1].asset_selection}
+    assert selected == {"tests", "bugs", "features", "users", *ANALYTICS}
     # Applying the requests, as the daemon does, leaves nothing more to do.
     sync_partitions(instance, [k for k in known if k != vanished] + [str(new_id)])
     assert isinstance(sensor(context), SkipReason)
@@ -128,14 +129,13 @@ def test_the_schedule_refreshes_every_partition_in_one_run(
     assert request.partition_key is None  # a multi-partition run, addressed by its range:
     assert request.tags["dagster/asset_partition_range_start"] == keys[0]
     assert request.tags["dagster/asset_partition_range_end"] == keys[-1]
-    assert {k.path[-1] for k in request.asset_selection} == {"products", "tests", "bugs", "users"}
+    # The data that can change, and the analytics of what changes (the step rebuilds them).
+    selected = {k.path[-1] for k in request.asset_selection}
+    assert selected == {"products", "tests", "bugs", "users", *ANALYTICS}
     # Only the catalogue's checks are planned: the per-product ones are evaluated by the
-    # step and recorded with the partitions it records (assets/recording.py).
+    # step and recorded as it decides (defs/assets/check_events.py).
     assert {k.asset_key.path[-1] for k in request.asset_check_keys or []} == {"products"}
-    assert request.run_config["ops"]["product_data"]["config"] == {
-        "changes_only": True,
-        "unplanned_checks": True,
-    }
+    assert request.run_config["ops"]["product_data"]["config"] == {"changes_only": True}
 
     # Run what the schedule asked for, as the daemon would, after time moved on upstream.
     analytics = AssetSelection.assets(*ANALYTICS)
@@ -179,13 +179,15 @@ def test_the_schedule_refreshes_every_partition_in_one_run(
         if e.event_type_value == "ASSET_CHECK_EVALUATION"
         and e.event_specific_data.asset_key == AssetKey("tests")
     }
-    assert checked == {e.partition for e in tests_events}
+    assert checked == {None}  # all passed: the run's verdict per check, no product's own
     # Its step rebuilt the analytics of what it recorded: automation has nothing to add.
     recorded = defaultdict(set)
     for event in result.get_asset_materialization_events():
         recorded[event.asset_key.path[-1]].add(event.partition)
     for table in ANALYTICS:
-        assert recorded[table] == set().union(*(recorded[d] for d in ANALYTICS_UPSTREAM[table]))
+        changed = set().union(*(recorded[d] for d in ANALYTICS_UPSTREAM[table]))
+        expected = changed if table in PARTITIONED_ANALYTICS else {None}
+        assert recorded[table] == expected, table
     after = evaluate_automation_conditions(defs, instance, analytics, cursor=before.cursor)
     assert after.total_requested == 0
 

@@ -150,7 +150,7 @@ def _mount_tmpfs(path: Path, size: str, *options: str) -> bool:
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     mount = tmp_path / "disk"
-    if not _mount_tmpfs(mount, "8m"):
+    if not _mount_tmpfs(mount, "32m"):
         pytest.skip("mounting a small tmpfs needs root")
     try:
         yield mount
@@ -231,7 +231,7 @@ def test_a_read_only_database_path_fails_with_the_path_named(
         ("TESTIO_RETRY_BUDGET_SECONDS", "-1", "TESTIO_RETRY_BUDGET_SECONDS=-1.0 is too small"),
         ("TESTIO_PAGE_SIZE", "0", "TESTIO_PAGE_SIZE=0 is out of range"),
         ("TESTIO_BUG_BATCH_SIZE", "1000", "TESTIO_BUG_BATCH_SIZE=1000 is out of range"),
-        ("TESTIO_SIMULATOR_PROFILE", "huge", "TESTIO_SIMULATOR_PROFILE='huge' is unknown"),
+        ("TESTIO_SIMULATOR", "maybe", "TESTIO_SIMULATOR='maybe' is not a yes/no value"),
         ("TESTIO_REFRESH_CRON", "every day", "TESTIO_REFRESH_CRON='every day' is not a cron"),
         ("TESTIO_SENSOR_MAX_PARTITIONS", "0", "TESTIO_SENSOR_MAX_PARTITIONS=0 is out of range"),
         ("TESTIO_DUCKDB_MEMORY_LIMIT", "lots", "TESTIO_DUCKDB_MEMORY_LIMIT='lots' is not a size"),
@@ -245,6 +245,14 @@ def test_nonsense_settings_are_refused_naming_the_setting(
     with pytest.raises(SettingsError) as caught:
         load_settings({name: value})
     assert message in str(caught.value)
+
+
+def test_an_unknown_simulator_profile_is_refused_when_the_simulator_is_asked_for() -> None:
+    from testio_assets.defs.resources import build_client
+
+    settings = load_settings({"TESTIO_SIMULATOR": "1", "TESTIO_SIMULATOR_PROFILE": "huge"})
+    with pytest.raises(SettingsError, match="TESTIO_SIMULATOR_PROFILE='huge' is unknown"):
+        build_client(settings)
 
 
 def load_code_location(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -266,14 +274,17 @@ def test_a_bad_setting_fails_the_code_location_at_load_time(tmp_path: Path) -> N
     cli = run_cli(["testio-assets", "sync"], env, tmp_path, timeout=120)
     assert cli.returncode == 2
     assert cli.stderr.strip() == (
-        "testio-assets: bad setting: TESTIO_MAX_CONCURRENCY=0 is out of range: use 1..200"
+        "testio-assets sync: TESTIO_MAX_CONCURRENCY=0 is out of range: use 1..200"
     )
 
 
-@pytest.mark.parametrize("fault", ["wrong password", "no server", "not a URL"])
-def test_a_bad_postgres_url_stops_the_cli_and_the_code_location_with_one_line(
+@pytest.mark.parametrize("fault", ["wrong password", "no server", "not set"])
+def test_a_bad_postgres_instance_stops_the_cli_with_one_line_and_no_password(
     tmp_path: Path, fault: str, request: pytest.FixtureRequest
 ) -> None:
+    """Dagster's own `storage: postgres` (deploy/dagster.yaml) with a URL that does not
+    work: the command stops with one line naming the file and the server's reason, the
+    password masked; the code location does not open the instance at all."""
     from tests.conftest import postgres_database
 
     good = postgres_database(request)
@@ -281,26 +292,25 @@ def test_a_bad_postgres_url_stops_the_cli_and_the_code_location_with_one_line(
     url = {
         "wrong password": good.replace(f":{secret}@", ":not-the-password@"),
         "no server": f"postgresql://dagster:{secret}@127.0.0.1:1/dagster",
-        "not a URL": f"mysql://dagster:{secret}@127.0.0.1/dagster",
+        "not set": "",
     }[fault]
-    env = process_env(tmp_path, TESTIO_DAGSTER_POSTGRES_URL=url)
+    env = process_env(tmp_path, server=None)
+    shutil.copy(ROOT / "deploy" / "dagster.yaml", Path(env["DAGSTER_HOME"]) / "dagster.yaml")
+    env.update(TESTIO_SIMULATOR="1", TESTIO_DAGSTER_POSTGRES_URL=url)
+    if not url:
+        del env["TESTIO_DAGSTER_POSTGRES_URL"]
     cli = run_cli(["testio-assets", "sync"], env, tmp_path, timeout=120)
     assert cli.returncode == 2
     line = cli.stderr.strip()
-    assert "\n" not in line and line.startswith(
-        "testio-assets: bad setting: TESTIO_DAGSTER_POSTGRES_URL="
-    )
+    assert "\n" not in line and line.startswith("testio-assets sync: cannot open the Dagster")
     reason = {
         "wrong password": "password authentication failed",
         "no server": "Connection refused",
-        "not a URL": "is not a postgresql:// URL",
+        "not set": "TESTIO_DAGSTER_POSTGRES_URL",
     }[fault]
-    assert reason in line and "127.0.0.1" in line
-    location = load_code_location(env)
-    assert location.returncode != 0
-    assert reason in location.stdout + location.stderr
-    for output in (cli.stdout, cli.stderr, location.stdout, location.stderr):
-        assert secret not in output and "not-the-password" not in output
+    assert reason in line
+    assert secret not in cli.stdout + cli.stderr and "not-the-password" not in cli.stderr
+    assert not (tmp_path / "testio.duckdb").exists()
 
 
 # -- security ---------------------------------------------------------------------------------

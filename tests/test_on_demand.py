@@ -9,12 +9,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 
 from testio_assets.cli import main
 from testio_assets.simulator.server import SimulatorServer
-from tests.pipeline_helpers import ROOT, query
+from tests.pipeline_helpers import ROOT, edit, query
 
 FEATURE_LABELS = {"features", "section_features", "user_stories"}
 
@@ -45,11 +44,11 @@ def features_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, A
 
 
 def age_features(db: Path, product_id: int, hours: int = 2) -> None:
-    with duckdb.connect(str(db)) as conn:
-        conn.execute(
-            f"UPDATE products SET features_synced_at = now() - INTERVAL {hours} HOUR WHERE id = ?",
-            [product_id],
-        )
+    edit(
+        db,
+        f"UPDATE products SET features_synced_at = now() - INTERVAL {hours} HOUR WHERE id = ?",
+        [product_id],
+    )
 
 
 def synced_at(db: Path, product_id: int) -> Any:

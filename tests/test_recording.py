@@ -22,7 +22,16 @@ from testio_assets.checks.definitions import CheckOutcome, checks_of
 from testio_assets.defs.assets.recording import RecordPolicy, changes_policy, record_window
 from testio_assets.defs.automation.partition_records import unsettled_check_partitions
 from testio_assets.defs.automation.partitions import product_partitions
-from testio_assets.names import ANALYTICS, BUGS, CHAIN, FEATURES, PRODUCTS, TESTS, USERS
+from testio_assets.names import (
+    ANALYTICS,
+    BUGS,
+    CHAIN,
+    FEATURES,
+    PRODUCT_QUALITY_SUMMARY,
+    PRODUCTS,
+    TESTS,
+    USERS,
+)
 from testio_assets.simulator.faults import Fault
 from testio_assets.simulator.server import SimulatorServer
 from testio_assets.store.merge import WriteCounts
@@ -85,17 +94,18 @@ def test_a_refresh_without_changes_records_only_the_catalogue(
     first = sync(defs, instance)
     products = {str(p.id) for p in simulator.account.active_products()}
     assert _recorded(instance, first.run_ids)[TESTS] == products
-    # A first sync records every partition, so it plans their checks (cheaper to store).
     per_product = {f"{c.asset_key.path[-1]}:{c.name}" for c in PER_PRODUCT_CHECKS}
-    assert per_product <= _planned(instance, first.run_ids)
     simulator.app.reset_counts()
     summary = sync(defs, instance)
     assert summary.failure is None
-    # Everything was read and checked; only the catalogue is recorded again, and the
-    # analytics of unchanged products are not rebuilt.
-    assert set(_recorded(instance, summary.run_ids)) <= {PRODUCTS} | {
-        f"{PRODUCTS}:{c.name}" for c in checks_of(PRODUCTS)
-    }
+    # Everything was read and checked; only the catalogue and the run's verdict on each
+    # check are recorded again, and the analytics of unchanged products are not rebuilt.
+    # (Fresh features are not read, so not checked either.)
+    verdicts = {key for key in per_product if not key.startswith(FEATURES)}
+    recorded = _recorded(instance, summary.run_ids)
+    catalogue = {PRODUCTS} | {f"{PRODUCTS}:{c.name}" for c in checks_of(PRODUCTS)}
+    assert set(recorded) == catalogue | verdicts
+    assert all(recorded[key] == {""} for key in verdicts)  # the verdicts: no partition
     assert summary.requests == sum(simulator.requests.values()) > 0
     # No check was planned, none left unevaluated (it would show as skipped in the UI).
     assert not _planned(instance, summary.run_ids) & per_product
@@ -122,12 +132,13 @@ def test_a_refresh_records_exactly_the_partitions_that_changed(
         }
         assert changed, f"the simulator changed no {table}: the test shows nothing"
         assert recorded.get(table, set()) == changed, table
-        for check in checks_of(table):
-            assert recorded.get(f"{table}:{check.name}", set()) == changed, check.name
+        for check in checks_of(table):  # all passed: the run's verdict, no partition's own
+            assert recorded.get(f"{table}:{check.name}", set()) == {""}, check.name
         changed_any |= changed
-    for name in ANALYTICS:
-        assert recorded[name] <= changed_any
-    assert recorded[ANALYTICS[1]] == recorded[USERS] | recorded[BUGS]  # tester_activity
+    assert recorded[PRODUCT_QUALITY_SUMMARY] == recorded[TESTS] | recorded[BUGS]
+    for name in ANALYTICS:  # the tables spanning products: once, for the run
+        if name != PRODUCT_QUALITY_SUMMARY:
+            assert recorded[name] == {""}, name
     assert unsettled_check_partitions(instance, PER_PRODUCT_CHECKS) == set()
 
 

@@ -21,6 +21,7 @@ from dagster import (
 
 from testio_assets.defs.automation.partitions import range_tags, sync_partitions
 from testio_assets.defs.automation.sensors import (
+    FEATURE_ASSETS,
     build_stale_features_sensor,
     evaluate_stale_features,
 )
@@ -64,7 +65,7 @@ def test_cold_start_requests_everything_capped(instance: DagsterInstance) -> Non
     assert decision.stale == keys and decision.fresh == 0
     assert decision.requested == keys[:50] and decision.deferred == keys[50:]
     # Contiguous partitions go into one multi-partition run, never a partition-less one.
-    assert len(requests) == 1 and requests[0].asset_selection == [FEATURES]
+    assert len(requests) == 1 and requests[0].asset_selection == FEATURE_ASSETS
     assert requests[0].tags["dagster/asset_partition_range_start"] == keys[0]
     assert requests[0].tags["dagster/asset_partition_range_end"] == keys[49]
     assert requested_keys(instance, requests) == keys[:50]

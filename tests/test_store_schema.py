@@ -9,6 +9,7 @@ import duckdb
 from testio_assets.store.database import DuckDBStore
 from testio_assets.store.schema import MIGRATIONS, SCHEMA_VERSION, migrate
 from testio_assets.store.tables import PRIMARY_KEYS, TABLES, arrow_schema
+from tests.pipeline_helpers import query
 
 
 def columns_of(conn: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
@@ -66,8 +67,13 @@ def test_an_old_file_is_upgraded_in_place_without_losing_rows(db: Path) -> None:
         conn.execute(
             "INSERT INTO tests (id, product_id, is_final, synced_at) VALUES (1, 7, true, now())"
         )
-    with DuckDBStore(path=str(db)).connect() as conn:
-        version = conn.execute("SELECT max(version) FROM schema_version").fetchall()[0][0]
-        row = conn.execute("SELECT id, product_id, bugs_synced_final FROM tests").fetchall()
-    assert version == SCHEMA_VERSION
+    # The file an earlier release wrote in place becomes the writer's starting point.
+    store = DuckDBStore(path=str(db))
+    version = store.read(lambda c: c.execute("SELECT max(version) FROM schema_version").fetchall())
+    row = store.read(
+        lambda c: c.execute("SELECT id, product_id, bugs_synced_final FROM tests").fetchall()
+    )
+    assert version[0][0] == SCHEMA_VERSION
     assert row == [(1, 7, False)]
+    # ... and readers see it upgraded, published at once.
+    assert query(db, "SELECT max(version) FROM schema_version")[0][0] == SCHEMA_VERSION

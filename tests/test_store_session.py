@@ -119,14 +119,17 @@ def test_opening_failure_fails_the_waiting_jobs_without_hanging(tmp_path: Path) 
 def test_connections_use_the_memory_limit_setting(tmp_path: Path) -> None:
     """A limit for DuckDB's buffers when set; DuckDB's own default (80 % of RAM) when not."""
     store = build_resources(
-        Settings(duckdb_path=str(tmp_path / "t.duckdb"), duckdb_memory_limit="300MB")  # type: ignore[call-arg]
+        Settings(
+            duckdb_path=str(tmp_path / "t.duckdb"), duckdb_memory_limit="300MB", simulator=True
+        )  # type: ignore[call-arg]
     )["store"]
     assert isinstance(store, DuckDBStore)
-    with store.connect() as conn:
-        limit = conn.execute("SELECT current_setting('memory_limit')").fetchone()
+    setting = "SELECT current_setting('memory_limit')"
+    limit = store.read(lambda conn: conn.execute(setting).fetchone())
     assert limit is not None and limit[0] == "286.1 MiB"  # 300 MB, as DuckDB shows it
-    with DuckDBStore(path=str(tmp_path / "t.duckdb")).connect() as conn:
-        default = conn.execute("SELECT current_setting('memory_limit')").fetchone()
+    default = DuckDBStore(path=str(tmp_path / "t.duckdb")).read(
+        lambda conn: conn.execute(setting).fetchone()
+    )
     with duckdb.connect() as plain:
         duckdbs_own = plain.execute("SELECT current_setting('memory_limit')").fetchone()
     assert default == duckdbs_own  # unset: DuckDB's own default
@@ -140,13 +143,16 @@ def test_every_write_lands_in_small_row_groups(tmp_path: Path) -> None:
 
     store = DuckDBStore(path=str(tmp_path / "t.duckdb"))
     rows_per_write = 7_000
+
+    def write(conn: duckdb.DuckDBPyConnection, start: int) -> None:
+        conn.execute("CREATE TABLE IF NOT EXISTS wide (id BIGINT, body VARCHAR)").fetchall()
+        conn.execute(
+            "INSERT INTO wide SELECT range, repeat('x', 50) FROM range(?, ?)",
+            [start, start + rows_per_write],
+        ).fetchall()
+
     for start in range(0, 5 * rows_per_write, rows_per_write):
-        with store.transaction() as conn:  # each write is closed, so checkpointed, alone
-            conn.execute("CREATE TABLE IF NOT EXISTS wide (id BIGINT, body VARCHAR)").fetchall()
-            conn.execute(
-                "INSERT INTO wide SELECT range, repeat('x', 50) FROM range(?, ?)",
-                [start, start + rows_per_write],
-            ).fetchall()
+        store.write(write, start)  # each write alone, published (so checkpointed) at its end
     with duckdb.connect(str(tmp_path / "t.duckdb"), read_only=True) as conn:
         groups = conn.execute(
             "SELECT row_group_id, max(start + count) - min(start) FROM pragma_storage_info('wide') "
@@ -163,4 +169,4 @@ def test_a_path_with_a_quote_is_attached(tmp_path: Path) -> None:
     part of the name."""
     store = DuckDBStore(path=str(tmp_path / "o'brien" / "t.duckdb"))
     assert store.read(lambda conn: conn.execute("SELECT 42").fetchone()) == (42,)
-    assert (tmp_path / "o'brien" / "t.duckdb").exists()
+    assert (tmp_path / "o'brien" / "t.duckdb.writer").exists()

@@ -1,5 +1,5 @@
-"""Errors the API client raises. Each message names the endpoint and what happened,
-and none of them ever contains the API token."""
+"""Errors the API client raises. Each message names the full URL it called and what
+happened, says which setting to check where one is to blame, and never contains the token."""
 
 from __future__ import annotations
 
@@ -28,14 +28,21 @@ class ProductUnavailableError(TestIOApiError):
 
 
 class ApiRequestError(TestIOApiError):
-    """A request failed for good: retries exhausted, time cap reached, or a client error."""
+    """A request failed for good: retries exhausted, time cap reached, or a client error.
+    `endpoint` is the full URL; `hint` says what to check, if anything."""
 
-    def __init__(self, endpoint: str, detail: str, status_code: int | None = None) -> None:
+    def __init__(
+        self, endpoint: str, detail: str, status_code: int | None = None, hint: str = ""
+    ) -> None:
         self.endpoint = endpoint
         self.status_code = status_code
         self.detail = detail
-        super().__init__(f"GET {endpoint} failed: {detail}")
+        super().__init__(f"GET {endpoint} failed: {detail}" + (f". {hint}" if hint else ""))
 
 
 class SectionedProductError(ApiRequestError):
     """422 from /products/{id}/features: the product has sections; ask per section."""
+
+
+BASE_URL_HINT = "Check TESTIO_BASE_URL: the API root ends in /customer/v2"
+NETWORK_HINT = "Check TESTIO_BASE_URL and this machine's network"

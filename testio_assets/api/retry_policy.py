@@ -19,12 +19,17 @@ class RetryableFailure(Exception):
     """One failed attempt that is worth another try."""
 
     def __init__(
-        self, detail: str, status_code: int | None = None, retry_after: float | None = None
+        self,
+        detail: str,
+        status_code: int | None = None,
+        retry_after: float | None = None,
+        connect: bool = False,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.status_code = status_code
         self.retry_after = retry_after
+        self.connect = connect  # no connection at all: worth only a few tries
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -40,6 +45,11 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         return None
     now = time.time() if now is None else now
     return max(0.0, when.timestamp() - now)
+
+
+# A server that refuses connections or a host that does not resolve: a blip is over within
+# a few tries; more only delay the message that names the host.
+CONNECT_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,8 @@ class RetryPolicy:
         failure = _failure(state)
         if failure is not None and failure.status_code == 429:
             return False
+        if failure is not None and failure.connect:
+            return state.attempt_number >= CONNECT_ATTEMPTS
         if (
             server_error_attempts is not None
             and failure is not None

@@ -21,6 +21,8 @@ from tenacity import AsyncRetrying, RetryCallState, RetryError, retry_if_excepti
 
 from testio_assets.api import bug_batches, feature_catalogue, test_pages
 from testio_assets.api.errors import (
+    BASE_URL_HINT,
+    NETWORK_HINT,
     ApiRequestError,
     ProductUnavailableError,
     SectionedProductError,
@@ -38,7 +40,13 @@ from testio_assets.api.validation import (
     json_object,
     validate_records,
 )
-from testio_assets.api.wire import endpoint_label, error_text, redact, request_endpoint
+from testio_assets.api.wire import (
+    endpoint_label,
+    error_text,
+    redact,
+    request_endpoint,
+    response_host,
+)
 
 log = logging.getLogger("testio_assets.api")
 ModelT = TypeVar("ModelT", bound=ApiModel)
@@ -198,6 +206,7 @@ class ApiSession:
             ApiRequestError: anything else that did not succeed within the retry policy.
         """
         endpoint = request_endpoint(path, params)
+        url = self.url_of(endpoint)
         retry = self._transport.retry
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(RetryableFailure),
@@ -208,18 +217,20 @@ class ApiSession:
         try:
             async for attempt in retrying:
                 with attempt:
-                    response = await self._attempt(path, params, endpoint, product_id)
+                    response = await self._attempt(path, params, url, product_id)
                     result = parse(response, endpoint)
                     return await result if inspect.isawaitable(result) else result
         except RetryError as gave_up:
             last = gave_up.last_attempt.exception()
             attempts = gave_up.last_attempt.attempt_number
             status = last.status_code if isinstance(last, RetryableFailure) else None
+            connect = isinstance(last, RetryableFailure) and last.connect
             raise ApiRequestError(
-                endpoint,
+                url,
                 f"gave up after {attempts} attempt(s) within the {retry.budget_seconds:g} s"
                 f" retry budget; last error: {redact(str(last), self._transport.token)}",
                 status,
+                NETWORK_HINT if connect else "",
             ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -233,8 +244,12 @@ class ApiSession:
             redact(str(failure), self._transport.token),
         )
 
+    def url_of(self, endpoint: str) -> str:
+        """The full URL of `endpoint` (a path with its query), as errors name it."""
+        return str(self._transport.http.base_url).rstrip("/") + endpoint
+
     async def _attempt(
-        self, path: str, params: dict[str, Any] | None, endpoint: str, product_id: int | None
+        self, path: str, params: dict[str, Any] | None, url: str, product_id: int | None
     ) -> httpx.Response:
         async with self._transport.slots:
             self.stats.requests[endpoint_label(path)] += 1
@@ -242,9 +257,14 @@ class ApiSession:
                 response = await self._transport.http.get(path, params=params)
             except httpx.TimeoutException as exc:
                 raise RetryableFailure(f"timed out ({type(exc).__name__})") from None
+            except httpx.ConnectError as exc:
+                reason = redact(str(exc), self._transport.token) or type(exc).__name__
+                raise RetryableFailure(
+                    f"cannot connect to {response_host(url)} ({reason})", connect=True
+                ) from None
             except httpx.TransportError as exc:
                 raise RetryableFailure(f"connection failed ({type(exc).__name__})") from None
-        _raise_for_status(response, path, endpoint, product_id)
+        _raise_for_status(response, path, url, product_id)
         return response
 
 
@@ -267,7 +287,8 @@ def _raise_for_status(
     if status >= 500:
         raise RetryableFailure(f"{status} {response.reason_phrase}", status)
     if status >= 400:
-        raise ApiRequestError(endpoint, f"{status} {error_text(response)}", status)
+        hint = BASE_URL_HINT if status in (404, 405) else ""
+        raise ApiRequestError(endpoint, f"{status} {error_text(response)}", status, hint)
 
 
 @contextmanager

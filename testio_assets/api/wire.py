@@ -48,3 +48,10 @@ def error_text(response: httpx.Response) -> str:
 def redact(text: str, secret: str | None) -> str:
     """`text` with every occurrence of `secret` replaced."""
     return text.replace(secret, "***") if secret else text
+
+
+def response_host(url: str) -> str:
+    """`host:port` of `url`, as connection errors name the server."""
+    parsed = httpx.URL(url)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    return f"{parsed.host}:{port}"

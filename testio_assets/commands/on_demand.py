@@ -16,9 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from dagster import DagsterInstance, Definitions
-
-from testio_assets.settings import Settings
+from testio_assets.settings import Settings, SettingsError
 from testio_assets.store.database import DuckDBStore
 from testio_assets.store.lookups import (
     ProductState,
@@ -87,8 +85,10 @@ def answer_features(
     if force_refresh or not fresh:
         try:
             requests = refresh(product_id)
+        except SettingsError:
+            raise
         except Exception as exc:
-            raise RefreshFailed(str(exc)) from None
+            raise RefreshFailed(f"refresh failed, nothing changed: {exc}") from None
         synced = _known(store, product_id).features_synced_at
     return FeaturesAnswer(
         product_id=product_id,
@@ -99,14 +99,26 @@ def answer_features(
         age_seconds=(datetime.now(UTC) - synced).total_seconds() if synced else None,
         ttl_seconds=settings.feature_ttl_seconds,
         api_requests=requests,
-        features=store.read(features_of, product_id, section_id),
+        features=store.query(features_of, product_id, section_id),
     )
 
 
-def dagster_refresher(defs: Definitions, instance: DagsterInstance) -> Refresher:
-    from testio_assets.commands.runs import refresh_features
+def dagster_refresher(settings: Settings) -> Refresher:
+    """A refresh through a Dagster run recorded in `DAGSTER_HOME`, set up only when one is
+    needed (a fresh answer needs neither the instance nor a token)."""
 
-    return lambda product_id: refresh_features(defs, instance, product_id)
+    def refresh(product_id: int) -> int:
+        from testio_assets.commands.instance import ensure_dagster_home, open_instance
+        from testio_assets.commands.runs import refresh_features
+        from testio_assets.defs.pipeline import build_definitions
+
+        settings.require_source()
+        ensure_dagster_home()
+        defs = build_definitions(settings)
+        with open_instance() as instance:
+            return refresh_features(defs, instance, product_id)
+
+    return refresh
 
 
 def answer_users(store: DuckDBStore, product_id: int, role: str | None) -> list[dict[str, Any]]:
@@ -116,15 +128,15 @@ def answer_users(store: DuckDBStore, product_id: int, role: str | None) -> list[
         UnknownInput: no such product in the catalogue.
     """
     _known(store, product_id)
-    return store.read(users_of, product_id, role)
+    return store.query(users_of, product_id, role)
 
 
 def _known(store: DuckDBStore, product_id: int) -> ProductState:
     if not Path(store.path).exists():  # reading must not leave an empty database behind
-        raise UnknownInput(f"no database at {store.path}: run `testio-assets sync` first")
-    state = store.read(product_state, product_id)
+        raise UnknownInput(f"no database at {store.path} yet: run `testio-assets sync` first")
+    state = store.query(product_state, product_id)
     if state is None:
-        known = store.read(known_product_ids)
+        known = store.query(known_product_ids)
         hint = (
             f"known products: {', '.join(map(str, known))}{' ...' if len(known) == 20 else ''}"
             if known

@@ -1,9 +1,10 @@
 """`testio-assets sync`: the whole pipeline through Dagster's own execution, headless.
 
-Two in-process runs recorded in the Dagster instance (so the UI shows them afterwards):
-the `products` catalogue, then every per-product asset over the active product
-partitions in one multi-partition run, all products concurrently, whose step ends by
-rebuilding the analytics of the products that changed.
+In-process runs recorded in the Dagster instance (so the UI shows them afterwards): the
+`products` catalogue, then every per-product asset over the active product partitions,
+one run per contiguous stretch of them (all of them, for a plain sync), all products
+concurrently, whose step ends by rebuilding the analytics of what changed. The sync holds
+the database for its whole length and publishes it to readers at its end.
 """
 
 from __future__ import annotations
@@ -14,66 +15,35 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dagster import (
-    AssetKey,
     AssetSelection,
     DagsterInstance,
     Definitions,
     ExecuteInProcessResult,
-    materialize,
+    define_asset_job,
 )
 
-from testio_assets.defs.assets.recording import RECORDED_ON_CHANGE
+from testio_assets.commands.run_logs import cli_loggers, logger_config
+from testio_assets.commands.summary import SyncSummary, requests_of, run_failure
+from testio_assets.defs.assets.check_events import check_keys
 from testio_assets.defs.automation.orphan_runs import reap_orphaned_runs
-from testio_assets.defs.automation.partition_records import latest_storage_ids
 from testio_assets.defs.automation.partitions import (
     contiguous_ranges,
     product_partitions,
     range_tags,
     sync_partitions,
 )
-from testio_assets.names import FEATURES, PER_PRODUCT, PRODUCTS, REQUESTS_TAG
+from testio_assets.names import FEATURES, PER_PRODUCT, PRODUCTS, analytics_of
 from testio_assets.store.analytics import analytics_counts
-from testio_assets.store.database import DuckDBStore, lock_waits
+from testio_assets.store.database import DuckDBStore, StoreError, lock_waits
 from testio_assets.store.queries import active_product_ids, table_counts
 
-# The console shows the runs' INFO lines, not a DEBUG line per event (900 of them for the
-# large profile); every event is still in the run's history for the UI.
-CONSOLE_INFO = {"console": {"config": {"log_level": "INFO"}}}
+RUN_JOB = "testio_cli"  # the job name the UI shows for runs of `testio-assets`
+
+__all__ = ["SyncError", "SyncSummary", "refresh_features", "run_sync"]
 
 
 class SyncError(RuntimeError):
     """The sync could not do what was asked (the message says what and why)."""
-
-
-@dataclass
-class SyncSummary:
-    """What a sync did, for the closing printout."""
-
-    products: list[int] = field(default_factory=list)
-    failed_products: list[int] = field(default_factory=list)
-    failure: str | None = None
-    requests: int = 0
-    seconds: float = 0.0
-    rows: dict[str, int] = field(default_factory=dict)
-    run_ids: list[str] = field(default_factory=list)
-    lock_waits: int = 0
-    lock_wait_seconds: float = 0.0
-
-    def render(self) -> str:
-        lines = [
-            f"synced {len(self.products) - len(self.failed_products)} of "
-            f"{len(self.products)} product(s) in {self.seconds:.1f} s "
-            f"with {self.requests} API request(s)"
-        ]
-        lines += [f"  {table:<32}{count:>10,} rows" for table, count in self.rows.items()]
-        if self.lock_waits:
-            lines.append(
-                f"  waited {self.lock_waits} time(s), {self.lock_wait_seconds:.1f} s in "
-                "all, for another process to release the database"
-            )
-        if self.failure:
-            lines.append(f"FAILED: {self.failure}")
-        return "\n".join(lines)
 
 
 def run_sync(
@@ -83,152 +53,160 @@ def run_sync(
     assets: Sequence[str] = PER_PRODUCT,
     checks: bool = True,
     analytics: bool = True,
+    verbose: bool = False,
 ) -> SyncSummary:
     """Refresh the catalogue, register partitions, then materialize `assets` per product,
-    evaluating their checks in the same runs (unless `checks` is False) and (unless
-    `analytics` is False) rebuilding the analytics of the products whose data they
-    recorded, or whose analytics were never built. A plain sync (no `product_ids`)
-    records only what changed (`assets/recording.py`).
+    evaluating their checks (unless `checks` is False) and rebuilding the analytics of the
+    products whose data they recorded (unless `analytics` is False). A plain sync (no
+    `product_ids`) records only what changed (`defs/assets/recording.py`).
 
     Raises:
-        SyncError: a requested product is not an active product.
+        SyncError: a requested product is not an active product (checked against the
+            stored catalogue before any API call when there is one).
+        SourceMismatch: the database holds another source's data.
     """
     started = time.monotonic()
     summary = SyncSummary()
     resources = defs.resources or {}
     store = resources["store"]
     assert isinstance(store, DuckDBStore)
-    runner = _Runner(list(defs.assets or []), instance, resources, checks)
-    reap_orphaned_runs(instance)  # a killed earlier sync must not hold the DuckDB pool
+    runner = Runner(defs, instance, checks, verbose)
+    reap_orphaned_runs(instance)  # a killed earlier sync must not look in flight forever
+    try:
+        _sync(runner, store, product_ids, assets, analytics, summary)
+    except StoreError as exc:  # the file cannot be opened, written or published
+        summary.failure = str(exc)
+    summary.lock_waits, summary.lock_wait_seconds = lock_waits.count, lock_waits.seconds
+    summary.seconds = time.monotonic() - started
+    return summary
 
-    catalogue = runner.materialize([PRODUCTS], {"loggers": CONSOLE_INFO}, {})
-    summary.run_ids.append(catalogue.run_id)
-    summary.requests += _requests(instance, catalogue)
-    if not catalogue.success:
-        summary.failure = _failure(catalogue)[0] or "the products catalogue could not be read"
-        summary.seconds = time.monotonic() - started
-        return summary
 
-    active = [str(pid) for pid in store.read(active_product_ids)]
-    sync_partitions(instance, active)
-    chosen = _chosen(product_ids, active)
-    summary.products = sorted(int(p) for p in chosen)
-    ordered = instance.get_dynamic_partitions(product_partitions.name)
-    plain = not product_ids
-    failures = _sync_products(runner, ordered, chosen, assets, plain, analytics, summary)
-    if failures:
-        summary.failure = "\n".join(failures)
-        summary.failed_products = sorted(set(summary.failed_products))
-    return _finished(summary, store, started)
+def _sync(
+    runner: Runner,
+    store: DuckDBStore,
+    product_ids: Sequence[int] | None,
+    assets: Sequence[str],
+    analytics: bool,
+    summary: SyncSummary,
+) -> None:
+    instance = runner.instance
+    with store.writing():  # checks the file's source before any API call
+        stored = store.read(active_product_ids)
+        if product_ids and stored:
+            _chosen(product_ids, [str(pid) for pid in stored])
+        catalogue = runner.run([PRODUCTS], {}, None)
+        summary.run_ids.append(catalogue.run_id)
+        summary.requests += requests_of(instance, catalogue)
+        if not catalogue.success:
+            summary.failure = run_failure(catalogue)[0] or "the products catalogue was not read"
+            return
+        active = [str(pid) for pid in store.read(active_product_ids)]
+        sync_partitions(instance, active)
+        chosen = _chosen(product_ids, active)
+        summary.products = sorted(int(p) for p in chosen)
+        ordered = instance.get_dynamic_partitions(product_partitions.name)
+        failures = _sync_products(runner, ordered, chosen, assets, analytics, summary)
+        if failures:
+            summary.failure = "\n".join(failures)
+            summary.failed_products = sorted(set(summary.failed_products))
+        summary.rows = store.read(table_counts) | store.read(analytics_counts)
 
 
 def _sync_products(
-    runner: _Runner,
+    runner: Runner,
     ordered: Sequence[str],
     chosen: set[str],
     assets: Sequence[str],
-    plain: bool,
     analytics: bool,
     summary: SyncSummary,
 ) -> list[str]:
-    """The per-product runs over `chosen` (one per contiguous range of `ordered`), each
-    rebuilding the analytics of what it changed (unless `analytics` is False): the
-    failures' messages. A plain sync keeps fresh features and records only what changed,
-    as the refresh schedule does (assets/recording.py); `--product` re-reads and records
-    everything."""
-    # A first sync records every partition: its checks are planned (as for `--product`),
-    # which Dagster stores for less than checks evaluated unplanned (docs/benchmarks.md).
-    planned = not plain or _never_recorded(runner.instance, assets, chosen)
+    """The per-product runs over `chosen` (one per contiguous range of `ordered`): the
+    failures' messages. A plain sync (every active product) keeps fresh features and
+    records only what changed, as the refresh schedule does; `--product` re-reads every
+    page of its tests and records everything."""
+    plain = chosen == set(ordered)
     step = {
         "skip_fresh_features": plain,
         "changes_only": plain,
-        "unplanned_checks": runner.checks and not planned,
-        "analytics": analytics,
+        "full_listing": not plain,
+        "checks": runner.checks,
     }
-    config = {"ops": {"product_data": {"config": step}}, "loggers": CONSOLE_INFO}
+    selection = [*assets, *(analytics_of(list(assets)) if analytics else [])]
     failures: list[str] = []
     for first, last in contiguous_ranges(ordered, chosen):
-        result = runner.materialize(
-            list(assets), config, range_tags(first, last), planned_checks=planned
-        )
+        result = runner.run(selection, {"product_data": {"config": step}}, (first, last))
         summary.run_ids.append(result.run_id)
-        summary.requests += _requests(runner.instance, result)
+        summary.requests += requests_of(runner.instance, result)
         if not result.success:
-            text, failed = _failure(result)
+            text, failed = run_failure(result)
             failures.append(text or f"run {result.run_id} failed")
             in_range = ordered[ordered.index(first) : ordered.index(last) + 1]
             summary.failed_products += failed or sorted(int(k) for k in in_range if k in chosen)
     return failures
 
 
-def _finished(summary: SyncSummary, store: DuckDBStore, started: float) -> SyncSummary:
-    """`summary` with the row counts, the lock waits and the time taken."""
-    summary.rows = store.read(table_counts) | store.read(analytics_counts)
-    summary.lock_waits, summary.lock_wait_seconds = lock_waits.count, lock_waits.seconds
-    summary.seconds = time.monotonic() - started
-    return summary
-
-
 def refresh_features(defs: Definitions, instance: DagsterInstance, product_id: int) -> int:
     """Materialize one product's `features` partition (always from the API), with its
-    checks; returns the API requests it made.
+    checks and the analytics that read features; returns the API requests it made.
 
     Raises:
         SyncError: the run failed (the message says why).
     """
-    resources = defs.resources or {}
-    runner = _Runner(list(defs.assets or []), instance, resources, checks=True)
+    runner = Runner(defs, instance, checks=True, verbose=False)
     reap_orphaned_runs(instance)
     key = str(product_id)
     if not instance.has_dynamic_partition(product_partitions.name, key):
         instance.add_dynamic_partitions(product_partitions.name, [key])
-    config = {"ops": {"product_data": {"config": {"skip_fresh_features": False}}}}
-    result = runner.materialize(
-        [FEATURES], {**config, "loggers": CONSOLE_INFO}, range_tags(key, key)
-    )
+    config = {"product_data": {"config": {"skip_fresh_features": False}}}
+    result = runner.run([FEATURES, *analytics_of([FEATURES])], config, (key, key))
     if not result.success:
-        text, _ = _failure(result)
+        text, _ = run_failure(result)
         raise SyncError(text or f"run {result.run_id} failed")
-    return _requests(instance, result)
+    return requests_of(instance, result)
 
 
-@dataclass(frozen=True)
-class _Runner:
+@dataclass
+class Runner:
     """In-process runs of the project's assets, recorded in `instance`."""
 
-    assets: list[Any]
+    defs: Definitions
     instance: DagsterInstance
-    resources: Mapping[str, Any]
     checks: bool
+    verbose: bool
+    resources: Mapping[str, Any] = field(init=False)
 
-    def materialize(
-        self,
-        selection: list[str],
-        run_config: dict[str, Any],
-        tags: dict[str, str],
-        planned_checks: bool = True,
+    def __post_init__(self) -> None:
+        self.resources = self.defs.resources or {}
+
+    def run(
+        self, selection: list[str], ops: dict[str, Any], span: tuple[str, str] | None
     ) -> ExecuteInProcessResult:
-        """`selection` with its checks, unless `planned_checks` or `self.checks` is False
-        (the first: the step evaluates them unplanned, `assets/recording.py`)."""
-        chosen = AssetSelection.assets(*selection)
-        return materialize(
-            self.assets,
-            instance=self.instance,
+        """One run of `selection` over the partitions `span` (first, last; None for the
+        catalogue). The catalogue's checks and a single product's are planned; over many
+        products the step evaluates them unplanned and records what it decides
+        (defs/assets/check_events.py)."""
+        single = span is not None and span[0] == span[1]
+        chosen = AssetSelection.assets(*selection).without_checks()
+        planned = [a for a in selection if a == PRODUCTS or (single and a in PER_PRODUCT)]
+        if self.checks and planned:
+            chosen = chosen | AssetSelection.checks(*check_keys(planned))
+        defs = Definitions(
+            assets=list(self.defs.assets or []),
             resources=self.resources,
-            selection=chosen if self.checks and planned_checks else chosen.without_checks(),
-            run_config=run_config,
-            raise_on_error=False,
-            tags={**tags, "testio/trigger": "cli-sync"},
+            jobs=[define_asset_job(RUN_JOB, selection=chosen)],
+            loggers=cli_loggers(self.verbose),
+            executor=self.defs.executor,
         )
-
-
-def _never_recorded(instance: DagsterInstance, assets: Sequence[str], chosen: set[str]) -> bool:
-    """Whether none of `chosen` has a materialization of an asset that a refresh records
-    only on change (a first sync: the refresh records all of them anyway)."""
-    return not any(
-        chosen & set(latest_storage_ids(instance, AssetKey(asset)))
-        for asset in RECORDED_ON_CHANGE & set(assets)
-    )
+        tags = {"testio/trigger": "cli-sync"}
+        if span is not None and not single:
+            tags |= range_tags(*span)
+        return defs.resolve_job_def(RUN_JOB).execute_in_process(
+            run_config={"ops": ops, "loggers": logger_config(self.verbose)},
+            instance=self.instance,
+            partition_key=span[0] if single and span else None,
+            raise_on_error=False,
+            tags=tags,
+        )
 
 
 def _chosen(product_ids: Sequence[int] | None, active: list[str]) -> set[str]:
@@ -237,36 +215,9 @@ def _chosen(product_ids: Sequence[int] | None, active: list[str]) -> set[str]:
         return set(active)
     unknown = sorted({str(p) for p in product_ids} - set(active))
     if unknown:
+        shown = ", ".join(active[:20]) + (" ..." if len(active) > 20 else "")
         raise SyncError(
-            f"not an active product: {', '.join(unknown)} "
-            f"(active: {', '.join(active[:20])}{' ...' if len(active) > 20 else ''})"
+            f"not a product of this account's catalogue: {', '.join(unknown)} "
+            f"(active products: {shown or 'none'}; `testio-assets products` lists them)"
         )
     return {str(p) for p in product_ids}
-
-
-def _requests(instance: DagsterInstance, result: ExecuteInProcessResult) -> int:
-    """The run's API requests: the product step's tag, else its materializations' sum."""
-    run = instance.get_run_by_id(result.run_id)
-    if run is not None and REQUESTS_TAG in run.tags:
-        return int(run.tags[REQUESTS_TAG])
-    total = 0
-    for event in result.get_asset_materialization_events():
-        value = event.materialization.metadata.get("api_requests")
-        total += int(value.value) if value is not None else 0
-    return total
-
-
-def _failure(result: object) -> tuple[str | None, list[int]]:
-    """The step failure's message and the products it names as failed."""
-    for event in result.all_events:  # type: ignore[attr-defined]
-        if event.is_step_failure:
-            data = event.step_failure_data
-            user = data.user_failure_data
-            if user is not None and user.description:
-                failed = user.metadata.get("failed_products")
-                return user.description, list(failed.value) if failed is not None else []
-            error = data.error
-            while error is not None and error.cause is not None:
-                error = error.cause  # the framework's wrapper says less than the cause
-            return (error.message.strip() if error else None), []
-    return None, []

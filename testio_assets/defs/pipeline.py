@@ -10,7 +10,7 @@ from __future__ import annotations
 import dagster as dg
 from dagster import Definitions, in_process_executor
 
-from testio_assets.defs.assets.analytics import build_analytics_asset, build_analytics_sensor
+from testio_assets.defs.assets.analytics import build_analytics_sensor
 from testio_assets.defs.assets.product_data import build_product_data_asset
 from testio_assets.defs.assets.products import build_products_asset
 from testio_assets.defs.assets.recording import record_window
@@ -35,8 +35,8 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
                 settings.feature_ttl_seconds,
                 record_window(settings.run_history_days, settings.record_every_hours),
                 health_thresholds(settings),
+                event_batches=settings.event_batch_size > 0,
             ),
-            build_analytics_asset(health_thresholds(settings)),
         ],
         sensors=[
             build_stale_features_sensor(
@@ -49,10 +49,9 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
         ],
         schedules=[build_refresh_schedule(settings.refresh_cron)],
         resources=build_resources(settings),
-        # A run's steps in the run's own process. Every step writes DuckDB and the
-        # `duckdb` pool runs them one at a time anyway, so a process per step (Dagster's
-        # default) buys nothing and costs each daemon-launched run a second interpreter
-        # (start-up time, and as much memory again; docs/reliability.md).
+        # A run's steps in the run's own process: they take turns on DuckDB anyway, so a
+        # process per step (Dagster's default) buys nothing and costs each daemon-launched
+        # run a second interpreter (start-up time, and as much memory again).
         executor=in_process_executor,
     )
 

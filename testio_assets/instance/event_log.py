@@ -9,9 +9,9 @@ and the cross-run index), which brings the cost to a few milliseconds. Everythin
 (schema, layout on disk, what the webserver and daemon read) is Dagster's own.
 
 The default location is Dagster's own, `$DAGSTER_HOME/history/runs`, so switching between
-this class and the default storage keeps the history visible. `project_storage.py` uses it
-for the SQLite instance; `tests/test_instance_storage.py` checks that it stores what
-Dagster's own class stores, and fingerprints the Dagster code it stands in for.
+this class and the default storage keeps the history visible. `storage.py` uses it;
+`tests/test_instance_storage.py` checks that it stores what Dagster's own class stores,
+and fingerprints the Dagster code it stands in for.
 
 Private Dagster names, and why: no public API lets a storage reuse connections or store a
 batch of events in one transaction, so this extends the internal `SqliteEventLogStorage`
@@ -41,8 +41,6 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
-from testio_assets.instance.planned_checks import store_planned_checks
-
 OPEN_SHARDS = 8  # the index plus the most recent runs' databases
 
 
@@ -64,8 +62,8 @@ def _is_asset_event(event: EventLogEntry) -> bool:
 
 
 class PooledSqliteEventLogStorage(SqliteEventLogStorage):
-    """`SqliteEventLogStorage` that reuses one SQLite connection per database file (and
-    stores planned checks without the run's partition list in each row, `planned_checks.py`)."""
+    """`SqliteEventLogStorage` that reuses one SQLite connection per database file and
+    stores a batch of events in one transaction."""
 
     def __init__(
         self, base_dir: str | None = None, inst_data: ConfigurableClassData | None = None
@@ -84,8 +82,6 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
     ) -> PooledSqliteEventLogStorage:
         return cls(inst_data=inst_data, **config_value)
-
-    _store_asset_check_evaluation_planned = store_planned_checks
 
     def _engine(self, shard: str) -> Engine:
         engine = self._engines.pop(shard, None)
@@ -124,7 +120,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         asset events is stored here with the rows `store_event` writes; other events go
         through Dagster's own path; the batch's order is kept. Dagster batches only when
         `DAGSTER_EVENT_BATCH_SIZE` is set; `testio-assets` sets it for itself and for the
-        `dg dev` it starts (`cli.enable_event_batches`).
+        `dg dev` it starts.
         """
         if len({event.run_id for event in events}) != 1:
             super().store_event_batch(events)

@@ -1,4 +1,5 @@
-"""The simulator that runs inside the process when no API token is configured."""
+"""The simulator that runs inside the process when it is asked for (`TESTIO_SIMULATOR=1`,
+`testio-assets demo`)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,21 @@ import threading
 from pydantic import Field
 
 from testio_assets.api.client import TestIOClient
+from testio_assets.settings import SettingsError
+from testio_assets.simulator.profiles import PROFILES
 from testio_assets.simulator.server import SimulatorServer
 
 log = logging.getLogger("testio_assets")
 _servers: dict[tuple[str, int], SimulatorServer] = {}
 _lock = threading.Lock()
+
+
+def check_profile(name: str) -> None:
+    """Raises SettingsError naming the variable when `name` is not a profile."""
+    if name not in PROFILES:
+        raise SettingsError(
+            f"TESTIO_SIMULATOR_PROFILE={name!r} is unknown: use one of {sorted(PROFILES)}"
+        )
 
 
 def embedded_simulator(profile: str = "demo", seed: int = 7) -> SimulatorServer:
@@ -23,8 +34,8 @@ def embedded_simulator(profile: str = "demo", seed: int = 7) -> SimulatorServer:
             server = SimulatorServer(profile, seed).start()
             _servers[(profile, seed)] = server
             log.warning(
-                "No TESTIO_API_TOKEN set: using the built-in Test IO simulator "
-                "(profile %s, seed %d) at %s",
+                "TESTIO_SIMULATOR=1: syncing the built-in Test IO simulator's demo account "
+                "(profile %s, seed %d) at %s, not a real account",
                 profile,
                 seed,
                 server.base_url,

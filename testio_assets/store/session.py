@@ -1,20 +1,19 @@
-"""A run's database work, done on one thread, in batches, holding the file only while busy.
+"""A run's database work, done on one thread, in batches, through the process's writer.
 
-DuckDB's cost is per statement and per transaction far more than per row, and opening a
-file and closing it (which checkpoints) costs tens of milliseconds. When many products
-are synced at once their reads and writes queue up here, and the worker:
+DuckDB's cost is per statement and per transaction far more than per row. When many
+products are synced at once their reads and writes queue up here, and the worker:
 
-- opens the file when a job arrives and keeps it open while jobs keep coming (closing it
-  once nothing arrived for `linger_seconds`, or after `max_hold_seconds` of continuous
-  work, so that another process waiting for the lock gets its turn);
 - writes the queued items of one batch writer (say, the bugs of twelve products) in one
   transaction with one set of statements; if that transaction fails it writes each item
   again on its own, so one product's bad data fails that product only (all-or-nothing
   per product, as if every item had its own transaction);
-- runs reads one by one, in the order they came.
+- runs reads one by one, in the order they came;
+- publishes the file to readers when a publication is due (`publication.py`).
 
-Jobs that wait together come from coroutines that run concurrently, so any order among
-them is one they could have had anyway. Async code awaits jobs without blocking the loop.
+The writer connection is opened when the session starts and held until it ends (or
+longer, when the step holds it): no open, close and checkpoint between batches. Jobs that
+wait together come from coroutines that run concurrently, so any order among them is one
+they could have had anyway. Async code awaits jobs without blocking the loop.
 """
 
 from __future__ import annotations
@@ -23,15 +22,15 @@ import asyncio
 import logging
 import queue
 import threading
-import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import duckdb
 
-from testio_assets.store.database import DuckDBStore, transaction_on
+from testio_assets.store.database import DuckDBStore
+from testio_assets.store.writer import Writer
 from testio_assets.timings import timed
 
 log = logging.getLogger("testio_assets.store")
@@ -51,6 +50,7 @@ class _Job(Generic[T]):
     call: Callable[[duckdb.DuckDBPyConnection], T] | None = None
     writer: BatchWriter[Any, T] | None = None
     item: Any = None
+    read_only: bool = False
 
     def settle(self, result: T | None, error: BaseException | None) -> None:
         self.loop.call_soon_threadsafe(_settle, self.future, result, error)
@@ -59,19 +59,14 @@ class _Job(Generic[T]):
 class StoreSession:
     """Serialized, batched access to the store for one run; see the module docstring."""
 
-    def __init__(
-        self,
-        store: DuckDBStore,
-        max_hold_seconds: float = 1.0,
-        linger_seconds: float = 0.05,
-        max_batch: int = 64,
-    ) -> None:
+    def __init__(self, store: DuckDBStore, max_batch: int = 64) -> None:
         self._store = store
-        self._max_hold = max_hold_seconds
-        self._linger = linger_seconds
         self._max_batch = max_batch
         self._jobs: queue.Queue[Any] = queue.Queue()
         self._thread = threading.Thread(target=self._work, name="duckdb-session", daemon=True)
+        self._opened = threading.Event()
+        self._open_error: BaseException | None = None
+        self._stack = ExitStack()
         self.batches = 0  # transactions of batch writers (for tests and timings)
 
     async def read(self, job: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
@@ -89,7 +84,7 @@ class StoreSession:
     async def read_batched(self, reader: BatchWriter[ItemT, ResultT], item: ItemT) -> ResultT:
         """Answer `item` with `reader`, together with the other items queued for it (one
         set of statements for all of them; see `check_facts.py`)."""
-        return await self._submit(writer=reader, item=item)
+        return await self._submit(writer=reader, item=item, read_only=True)
 
     async def _submit(self, **fields: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -98,81 +93,62 @@ class StoreSession:
         return await job.future
 
     def _work(self) -> None:
-        pending: list[_Job[Any]] = []
-        stopping = False
-        while not (stopping and not pending):
-            if not pending:
-                item = self._jobs.get()
-                if item is _STOP:
-                    return
-                pending.append(item)
-            try:
-                # Same lock and lock-retry as every other connection of this process.
-                with self._store.connect() as conn:
-                    opened = time.monotonic()
-                    while True:
-                        stopping = self._take_waiting(pending) or stopping
-                        if not pending:
-                            if stopping:
-                                break
-                            try:
-                                item = self._jobs.get(timeout=self._linger)
-                            except queue.Empty:
-                                break
-                            if item is _STOP:
-                                stopping = True
-                                break
-                            pending.append(item)
-                            continue
-                        self._run_all(conn, pending)
-                        pending = []
-                        if time.monotonic() - opened > self._max_hold:
-                            break
-            except Exception as exc:  # opening (or closing) failed: fail what was waiting
-                for job in pending:
-                    job.settle(None, exc)
-                pending = []
+        try:
+            writer = self._stack.enter_context(self._store.writing())
+        except BaseException as exc:  # opening failed: every job fails with its reason
+            self._open_error = exc
+            writer = None
+        self._opened.set()
+        while True:
+            pending = [self._jobs.get()]
+            stopping = pending[0] is _STOP
+            stopping = self._take_waiting(pending) or stopping
+            jobs = [job for job in pending if job is not _STOP]
+            if writer is None:
+                for job in jobs:
+                    job.settle(None, self._open_error)
+            else:
+                self._run_all(writer, jobs)
+                writer.publish()
+            if stopping:
+                return
 
-    def _take_waiting(self, pending: list[_Job[Any]]) -> bool:
+    def _take_waiting(self, pending: list[Any]) -> bool:
         """Move every queued job into `pending`; True if a stop was queued."""
         while True:
             try:
                 item = self._jobs.get_nowait()
             except queue.Empty:
                 return False
+            pending.append(item)
             if item is _STOP:
                 return True
-            pending.append(item)
 
-    def _run_all(self, conn: duckdb.DuckDBPyConnection, jobs: list[_Job[Any]]) -> None:
+    def _run_all(self, writer: Writer, jobs: list[_Job[Any]]) -> None:
         batches: dict[Any, list[_Job[Any]]] = {}
         for job in jobs:
             if job.writer is None:
-                self._run_one(conn, job)
+                self._run_one(writer, job)
             else:
                 batches.setdefault(job.writer, []).append(job)
-        for writer, group in batches.items():
+        for batch_writer, group in batches.items():
             for start in range(0, len(group), self._max_batch):
-                self._run_batch(conn, writer, group[start : start + self._max_batch])
+                self._run_batch(writer, batch_writer, group[start : start + self._max_batch])
 
-    def _run_one(self, conn: duckdb.DuckDBPyConnection, job: _Job[Any]) -> None:
+    def _run_one(self, writer: Writer, job: _Job[Any]) -> None:
         assert job.call is not None
         try:
-            with timed("duckdb reads"):
-                result = job.call(conn)
+            result = writer.run(job.call)
         except Exception as exc:
             job.settle(None, exc)
         else:
             job.settle(result, None)
 
     def _run_batch(
-        self, conn: duckdb.DuckDBPyConnection, writer: BatchWriter[Any, Any], jobs: list[_Job[Any]]
+        self, writer: Writer, batch_writer: BatchWriter[Any, Any], jobs: list[_Job[Any]]
     ) -> None:
         try:
-            with transaction_on(conn, self._store.path), timed(f"duckdb {writer.__name__}"):
-                results = writer(conn, [job.item for job in jobs])
-                if len(results) != len(jobs):
-                    raise RuntimeError(f"{writer.__name__} returned {len(results)} results")
+            results = self._batch_results(writer, batch_writer, jobs)
             self.batches += 1
         except Exception as exc:
             if len(jobs) == 1:
@@ -180,10 +156,25 @@ class StoreSession:
                 return
             log.info("a batch of %d writes failed (%s); writing them one by one", len(jobs), exc)
             for job in jobs:
-                self._run_batch(conn, writer, [job])
+                self._run_batch(writer, batch_writer, [job])
             return
         for job, result in zip(jobs, results, strict=True):
             job.settle(result, None)
+
+    def _batch_results(
+        self, writer: Writer, batch_writer: BatchWriter[Any, Any], jobs: list[_Job[Any]]
+    ) -> Sequence[Any]:
+        items = [job.item for job in jobs]
+        name = f"duckdb {batch_writer.__name__}"
+        if jobs[0].read_only:  # a batched read needs no transaction of its own
+            with timed(name):
+                results = writer.run(lambda conn: batch_writer(conn, items))
+        else:
+            with writer.transaction() as conn, timed(name):
+                results = batch_writer(conn, items)
+        if len(results) != len(jobs):
+            raise RuntimeError(f"{batch_writer.__name__} returned {len(results)} results")
+        return results
 
     def start(self) -> None:
         self._thread.start()
@@ -191,6 +182,7 @@ class StoreSession:
     def stop(self) -> None:
         self._jobs.put(_STOP)
         self._thread.join()
+        self._stack.close()
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:

@@ -1,12 +1,12 @@
 """The Dagster instance a benchmark run records into: `testio-assets bench --instance`.
 
-- `sqlite`: Dagster's own SQLite storage as it comes (a connection per event, no event
-  batches);
-- `pooled`: what the project ships for one machine (SQLite, connections kept open, event
-  batches);
-- `postgres`: what the project recommends beyond a laptop (PostgreSQL, a small pool of
-  connections kept open, event batches), on a throwaway server on loopback;
-- `postgres-stock`: the same server with dagster-postgres's own connection handling.
+- `sqlite`: the project's default, Dagster's own SQLite storage as it comes;
+- `plugin`: the optional plugin (`testio_assets.instance`): the same SQLite files,
+  connections kept open, event batches stored in one transaction;
+- `postgres-stock`: Dagster's own dagster-postgres storage (`storage: postgres`, as the
+  Helm chart writes it), on a throwaway server on loopback.
+
+Each runs with `DAGSTER_EVENT_BATCH_SIZE=1000`, as `testio-assets` and `deploy/` set it.
 """
 
 from __future__ import annotations
@@ -25,8 +25,26 @@ if TYPE_CHECKING:
     from dagster import DagsterInstance
 
 # Cheap to import (no Dagster): the command line offers these as choices.
-INSTANCES = ("sqlite", "pooled", "postgres", "postgres-stock")
-TEMPLATE = Path(__file__).resolve().parents[1] / "dagster_home" / "dagster.yaml"
+INSTANCES = ("sqlite", "plugin", "postgres-stock")
+TEMPLATE = Path(__file__).resolve().parents[2] / "dagster_home" / "dagster.yaml"
+PLUGIN_STORAGE = """
+storage:
+  custom:
+    module: testio_assets.instance.storage
+    class: PooledSqliteStorage
+"""
+POSTGRES_STORAGE = """
+storage:
+  postgres:
+    postgres_url:
+      env: TESTIO_DAGSTER_POSTGRES_URL
+"""
+
+
+def instance_yaml(kind: str) -> str:
+    """The project's instance settings with the storage section of `kind`."""
+    storage = {"plugin": PLUGIN_STORAGE, "postgres-stock": POSTGRES_STORAGE}.get(kind, "")
+    return TEMPLATE.read_text() + storage
 
 
 @dataclass(frozen=True)
@@ -38,16 +56,11 @@ class BenchInstance:
         """Write the instance settings into `home`; the environment a process needs to
         use them (a new database per home for PostgreSQL)."""
         home.mkdir(parents=True, exist_ok=True)
-        config = TEMPLATE.read_text()
-        env = {"DAGSTER_HOME": str(home)}
-        if self.kind in ("sqlite", "postgres-stock"):
-            config = config.replace("connections: pooled", "connections: stock")
-        if self.kind == "sqlite":
-            env["DAGSTER_EVENT_BATCH_SIZE"] = "0"  # Dagster's default: event by event
+        env = {"DAGSTER_HOME": str(home), "DAGSTER_EVENT_BATCH_SIZE": "1000"}
         if self.postgres is not None:
             database = f"bench_{uuid.uuid4().hex[:10]}"
             env["TESTIO_DAGSTER_POSTGRES_URL"] = self.postgres.create_database(database)
-        (home / "dagster.yaml").write_text(config)
+        (home / "dagster.yaml").write_text(instance_yaml(self.kind))
         return env
 
     @contextmanager

@@ -1,123 +1,82 @@
-"""The analytics assets: per-product tables in DuckDB's `analytics` schema, kept current by
-the product step that changed their data, and by declarative automation for the rest.
+"""The analytics assets: tables in DuckDB's `analytics` schema, owned by the product step.
 
-One multi-asset computes any subset of the four tables for one or many product
-partitions at once (set-based SQL over the raw tables, `store/analytics.py`). The product
-step rebuilds the analytics of the products it changed itself, at its end
-(`outdated_analytics.py`): the refresh schedule, the stale-features sensor, a new
-product's first run and `testio-assets sync` leave them current without another run.
-Each table also follows its upstream partitions with `AutomationCondition.eager()`, held
-back while a blocking check of an upstream partition fails; `analytics_automation_sensor`
-evaluates those conditions (the daemon runs it) and rebuilds what a step left behind (one
-run with analytics off, or a step that failed before its end).
+They are specs of the `product_data` multi-asset, so the step that syncs a product's data
+rebuilds its analytics in the same run (`analytics_step.py`), however scattered the
+changed products are. A run that updates `tests` and plans the analytics too is one
+Dagster's automation leaves alone (`AutomationCondition.any_deps_updated` ignores parent
+updates from a run that also plans the child); a run that did not plan them (`tests`
+materialized alone from the UI, `sync --no-analytics`) wakes `analytics_automation_sensor`,
+which requests the analytics on their own.
+
+`product_quality_summary` has one row per product and is partitioned like the data, so
+Dagster plots each product's rates and health over time. The other tables span products;
+partitioning them would store one more event per product and table at every change, so
+each is recorded once per run, naming the products it rebuilt.
 """
 
-# No `from __future__ import annotations`: Dagster inspects the `context` annotation.
-from collections.abc import Iterator
+from __future__ import annotations
 
 from dagster import (
-    AssetExecutionContext,
-    AssetKey,
-    AssetMaterialization,
-    AssetsDefinition,
     AssetSelection,
     AssetSpec,
     AutomationCondition,
     AutomationConditionSensorDefinition,
-    BackfillPolicy,
     DefaultSensorStatus,
-    multi_asset,
 )
 
-from testio_assets.defs.assets.analytics_rebuild import rebuild
 from testio_assets.defs.assets.analytics_text import DESCRIPTIONS
 from testio_assets.defs.assets.metadata import OWNERS
-from testio_assets.defs.automation.orphan_runs import record_process
 from testio_assets.defs.automation.partitions import product_partitions
 from testio_assets.names import (
     ANALYTICS,
     ANALYTICS_GROUP,
-    ANALYTICS_IN_STEP_TAG,
     ANALYTICS_UPSTREAM,
-    DUCKDB_POOL,
+    PARTITIONED_ANALYTICS,
 )
-from testio_assets.store.analytics import HealthThresholds
-from testio_assets.store.database import DuckDBStore
+from testio_assets.store.analytics_sql import SCHEMA
 
 
 def follows_upstream() -> AutomationCondition:
-    """Rebuild a partition when an upstream partition of it updates (or it is missing),
-    unless an upstream blocking check of that partition failed, or the update came from a
-    run whose product step rebuilds the analytics itself (`ANALYTICS_IN_STEP_TAG`).
-
-    That step rebuilds them at its end: a product whose data was recorded early in a long
-    run is no longer "in progress" for Dagster, so plain `eager()` requested its analytics
-    in the meantime (the soak saw it). A step killed before its end leaves them to the
-    next product step over the same products (it rebuilds what is behind its data).
-    `executed_with_tags` is a method of the public `AutomationCondition`, not marked
-    `@public` in 1.13, like `executed_with_root_target`, which `eager()` itself uses.
-    """
-    updated_elsewhere = AutomationCondition.any_deps_match(
-        (
-            AutomationCondition.newly_updated()
-            & ~AutomationCondition.executed_with_root_target()
-            & ~AutomationCondition.executed_with_tags(tag_keys={ANALYTICS_IN_STEP_TAG})
-        )
-        | AutomationCondition.will_be_requested()
-    ).with_label("any_deps_updated")
+    """`eager()` without its wait for missing upstream partitions: a table spanning every
+    product would otherwise wait for good on one product whose `tests` never materialize
+    (a product the token may not read). A product held back by a failing blocking check is
+    left out by the step itself (`analytics_step.py`)."""
     return (
-        AutomationCondition.eager().replace("any_deps_updated", updated_elsewhere)
-        & AutomationCondition.all_deps_blocking_checks_passed()
-    )
+        (AutomationCondition.newly_missing() | AutomationCondition.any_deps_updated())
+        .since_last_handled()
+        .with_label("missing_or_any_deps_updated")
+        & ~AutomationCondition.any_deps_in_progress()
+        & ~AutomationCondition.in_progress()
+    ).with_label("follows_upstream")
 
 
-def _spec(name: str) -> AssetSpec:
-    return AssetSpec(
-        name,
-        deps=list(ANALYTICS_UPSTREAM[name]),
-        description=DESCRIPTIONS[name],
-        group_name=ANALYTICS_GROUP,
-        owners=OWNERS,
-        kinds={"duckdb"},
-        skippable=True,
-        partitions_def=product_partitions,
-        automation_condition=follows_upstream(),
-        metadata={"dagster/table_name": f"analytics.{name}"},
-    )
-
-
-def build_analytics_asset(health: HealthThresholds) -> AssetsDefinition:
-    """The multi-asset, with the health thresholds taken from the settings."""
-
-    @multi_asset(
-        name="analytics",
-        specs=[_spec(name) for name in ANALYTICS],
-        partitions_def=product_partitions,
-        backfill_policy=BackfillPolicy.single_run(),
-        can_subset=True,
-        pool=DUCKDB_POOL,
-        description="Rebuilds the analytics tables of one or many products at once.",
-    )
-    def analytics(
-        context: AssetExecutionContext, store: DuckDBStore
-    ) -> Iterator[AssetMaterialization]:
-        record_process(context.instance, context.run_id)
-        product_ids = [int(key) for key in context.partition_keys]
-        tables = [name for name in ANALYTICS if AssetKey(name) in context.selected_asset_keys]
-        summary = yield from rebuild(store, health, dict.fromkeys(tables, product_ids))
-        context.log.info("analytics rebuilt: %s", "; ".join(summary))
-
-    return analytics
+def analytics_specs() -> list[AssetSpec]:
+    """One spec per analytics table, for the product step."""
+    return [
+        AssetSpec(
+            name,
+            deps=list(ANALYTICS_UPSTREAM[name]),
+            description=DESCRIPTIONS[name],
+            group_name=ANALYTICS_GROUP,
+            owners=OWNERS,
+            kinds={"duckdb"},
+            skippable=True,
+            partitions_def=product_partitions if name in PARTITIONED_ANALYTICS else None,
+            automation_condition=follows_upstream(),
+            metadata={"dagster/table_name": f"{SCHEMA}.{name}"},
+        )
+        for name in ANALYTICS
+    ]
 
 
 def build_analytics_sensor() -> AutomationConditionSensorDefinition:
     """Evaluates the analytics assets' automation conditions every 30 s (running by
-    default, so a fresh `dagster dev` keeps analytics current without a click)."""
+    default, so a fresh `dg dev` keeps analytics current without a click)."""
     return AutomationConditionSensorDefinition(
         "analytics_automation_sensor",
         target=AssetSelection.groups(ANALYTICS_GROUP),
         default_status=DefaultSensorStatus.RUNNING,
         minimum_interval_seconds=30,
-        description="Rebuilds a product's analytics after its tests, bugs, features or users "
-        "change (each analytics asset's automation condition says when).",
+        description="Rebuilds the analytics after a run that changed their data without "
+        "planning them (each analytics asset's automation condition says when).",
     )

@@ -84,6 +84,24 @@ def metadata_by_product(
     return metadata
 
 
+def run_metadata(
+    table: str, rows: Sequence[Row], counts: Mapping[int, WriteCounts]
+) -> dict[str, Any]:
+    """One materialization's metadata for a rebuild over many products: totals, and a
+    preview of the top rows among them."""
+    total_rows = next(iter(counts.values())).table_rows if counts else 0
+    text = _markdown(table, rows, len(rows)) if rows else "(no rows)"
+    return {
+        "dagster/row_count": total_rows,
+        "products_rebuilt": len(counts),
+        "products": MetadataValue.json(sorted(counts)),
+        "rows_created": sum(c.created for c in counts.values()),
+        "rows_updated": sum(c.updated for c in counts.values()),
+        "rows_removed": sum(c.removed for c in counts.values()),
+        "preview": MetadataValue.md(text),
+    }
+
+
 def _top_rows(table: str, rows: Sequence[Row]) -> list[Row]:
     """A product's first PREVIEW_ROWS rows by TOP_BY (empty values last), SHOWN columns."""
     ranked = list(rows)
@@ -105,7 +123,7 @@ def _empty(value: Any) -> bool:
 
 def _markdown(table: str, rows: Sequence[Row], total: int) -> str:
     top = _top_rows(table, rows)
-    if table == PRODUCT_QUALITY_SUMMARY:  # one row: as measure | value, readable at a glance
+    if table == PRODUCT_QUALITY_SUMMARY and len(rows) == 1:  # measure | value, at a glance
         pairs = [(name, _cell(value)) for name, value in top[0].items()]
         return tabulate(pairs, headers=["measure", "value"], tablefmt="pipe")
     text = tabulate(

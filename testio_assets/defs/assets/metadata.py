@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from dagster import MetadataValue, TableColumn, TableSchema
@@ -45,6 +46,20 @@ def report_metadata(report: StepReport, partitioned: bool = True) -> dict[str, A
             "\n".join(f"- {line}" for line in report.skipped_records[:50])
         )
     return meta
+
+
+def range_metadata(reports: Sequence[StepReport]) -> dict[str, Any]:
+    """The metadata of one output over a run's products: the run's figures, named so that
+    no one reads them as one product's (`dagster/row_count` is the whole table's)."""
+    return {
+        "dagster/row_count": max((r.counts.table_rows for r in reports), default=0),
+        "products_in_run": len(reports),
+        "run_rows_created": sum(r.counts.created for r in reports),
+        "run_rows_updated": sum(r.counts.updated for r in reports),
+        "run_rows_removed": sum(r.counts.removed for r in reports),
+        "run_api_requests": sum(r.requests for r in reports),
+        "run_records_skipped": sum(len(r.skipped_records) for r in reports),
+    }
 
 
 def change_summary(outcome: PartitionOutcome) -> str:

@@ -1,21 +1,24 @@
-"""The per-product assets `tests`, `bugs`, `features` and `users`, computed in one step.
+"""`product_data`: the step that owns every per-product asset and the analytics.
 
-They are one multi-asset so that a run over many product partitions works on all of them
-at once (the engine is `sync/engine.py`); any subset of the four can be materialized on
+`tests`, `bugs`, `features` and `users` are one multi-asset so that a run over many
+product partitions works on all of them at once (the engine is `sync/engine.py`); the
+analytics tables are specs of it too, so the step that changed a product's data rebuilds
+its analytics in the same run (`analytics_step.py`). Any subset can be materialized on
 its own (`can_subset`). A product that fails fails only its own partitions: the others
-are stored and reported as materialized, then the step fails naming each failed product.
+are stored and recorded, then the step fails naming each failed product.
+
+What the step records in Dagster is designed, not incidental: `step_records.py` says
+which materializations and in which form, `step_checks.py` which check evaluations.
 """
 
 # No `from __future__ import annotations`: Dagster inspects the `context` annotation.
-from collections.abc import Generator, Iterator
-from datetime import UTC, datetime, timedelta
-from functools import partial
-from typing import Any
+from collections.abc import Iterator
+from datetime import timedelta
 
 from dagster import (
     AssetCheckEvaluation,
+    AssetCheckResult,
     AssetExecutionContext,
-    AssetKey,
     AssetMaterialization,
     AssetsDefinition,
     AssetSpec,
@@ -23,54 +26,37 @@ from dagster import (
     Config,
     Failure,
     FreshnessPolicy,
+    MaterializeResult,
     MetadataValue,
     multi_asset,
 )
 from pydantic import Field
 
 from testio_assets.api.client import TestIOClient
-from testio_assets.api.errors import TokenRefusedError
-from testio_assets.checks.definitions import CheckOutcome
-from testio_assets.checks.run import CheckPlan
-from testio_assets.defs.assets.analytics_rebuild import rebuild
-from testio_assets.defs.assets.checks import all_checks, check_specs, evaluation, wanted_checks
-from testio_assets.defs.assets.descriptions import DESCRIPTIONS
-from testio_assets.defs.assets.metadata import (
-    GROUP,
-    KINDS,
-    OWNERS,
-    change_summary,
-    report_metadata,
-    table_metadata,
+from testio_assets.defs.assets.analytics import analytics_specs
+from testio_assets.defs.assets.analytics_step import (
+    AnalyticsRun,
+    plan_rebuild,
+    rebuild_events,
+    selected_tables,
+    summary_line,
+    unchanged_after_all,
 )
-from testio_assets.defs.assets.outdated_analytics import outdated_partitions
-from testio_assets.defs.assets.recording import DEFAULT_WINDOW, RecordPolicy, changes_policy
+from testio_assets.defs.assets.check_events import check_specs
+from testio_assets.defs.assets.descriptions import DESCRIPTIONS
+from testio_assets.defs.assets.metadata import GROUP, KINDS, OWNERS, table_metadata
+from testio_assets.defs.assets.recording import DEFAULT_WINDOW
+from testio_assets.defs.assets.step_sync import StepPlan, StepResult, sync_and_record
 from testio_assets.defs.automation.orphan_runs import record_process
 from testio_assets.defs.automation.partitions import product_partitions
-from testio_assets.instance.check_targets import latest_materializations
-from testio_assets.names import (
-    ANALYTICS_IN_STEP_TAG,
-    BUGS,
-    DUCKDB_POOL,
-    FEATURES,
-    PER_PRODUCT,
-    PRODUCTS,
-    REQUESTS_TAG,
-    TESTS,
-    USERS,
-    analytics_of,
-)
+from testio_assets.names import BUGS, DUCKDB_POOL, FEATURES, PER_PRODUCT, PRODUCTS, TESTS, USERS
 from testio_assets.store.analytics import HealthThresholds
 from testio_assets.store.database import DuckDBStore
-from testio_assets.sync.background import BackgroundSync
-from testio_assets.sync.engine import SyncPlan, sync_product_partitions
-from testio_assets.sync.gc_tuning import relaxed_gc
-from testio_assets.sync.progress import Progress
-from testio_assets.sync.report import PartitionOutcome, StepReport
+from testio_assets.store.queries import active_product_ids
 
 MIN_FRESHNESS_WINDOW = timedelta(minutes=1)
-BACKFILL_TAG = "dagster/backfill"  # set by Dagster on every run of a backfill
 UPSTREAM = {TESTS: [PRODUCTS], BUGS: [TESTS], FEATURES: [PRODUCTS], USERS: [TESTS, BUGS]}
+Event = AssetMaterialization | MaterializeResult | AssetCheckEvaluation | AssetCheckResult
 
 
 class ProductDataConfig(Config):
@@ -90,24 +76,8 @@ class ProductDataConfig(Config):
             "Record a tests, bugs or users partition in Dagster only when its rows changed, a "
             "check of it did not pass (now or last time), or its last record is older than "
             "TESTIO_RECORD_EVERY_HOURS; the rest are synced and checked, not recorded again "
-            "(testio_assets/assets/recording.py). The refresh schedule and a plain "
+            "(testio_assets/defs/assets/recording.py). The refresh schedule and a plain "
             "`testio-assets sync` set it."
-        ),
-    )
-    unplanned_checks: bool = Field(
-        default=False,
-        description=(
-            "Evaluate every check of the selected assets although the run planned none "
-            "(with changes_only: a planned check left unrecorded would show as skipped)."
-        ),
-    )
-    analytics: bool = Field(
-        default=True,
-        description=(
-            "At the end of the step, rebuild the analytics of the products whose data it "
-            "recorded (or whose analytics were never built), in the same step "
-            "(testio_assets/assets/outdated_analytics.py). Off, the analytics automation "
-            "sensor rebuilds them in runs of its own."
         ),
     )
     skip_fresh_features: bool = Field(
@@ -117,6 +87,10 @@ class ProductDataConfig(Config):
             "(what a plain `testio-assets sync` does). Off by default: materializing "
             "features from the UI always re-reads them."
         ),
+    )
+    checks: bool = Field(
+        default=True,
+        description="Evaluate every check of the synced assets (`sync --no-checks`: off).",
     )
 
 
@@ -139,10 +113,11 @@ def build_product_data_asset(
     feature_ttl_seconds: int,
     record_every: timedelta = DEFAULT_WINDOW,
     health: HealthThresholds | None = None,
+    event_batches: bool = False,
 ) -> AssetsDefinition:
-    """The multi-asset, with the `features` freshness window taken from the settings;
-    `record_every`: how long a refresh of changes only leaves a partition unrecorded;
-    `health`: the thresholds of the analytics it rebuilds."""
+    """The multi-asset. `record_every`: how long a refresh of changes only leaves a
+    partition unrecorded; `health`: the analytics' thresholds; `event_batches`: Dagster
+    hands events to the event log in batches (`DAGSTER_EVENT_BATCH_SIZE`)."""
     thresholds = health or HealthThresholds()
     ttl = timedelta(seconds=feature_ttl_seconds)
     # Dagster refuses freshness windows under a minute; the sensor still uses the real TTL.
@@ -151,9 +126,8 @@ def build_product_data_asset(
 
     @multi_asset(
         name="product_data",
-        specs=specs,
+        specs=[*specs, *analytics_specs()],
         check_specs=check_specs(PER_PRODUCT, product_partitions),
-        partitions_def=product_partitions,
         backfill_policy=BackfillPolicy.single_run(),
         can_subset=True,
         pool=DUCKDB_POOL,
@@ -167,173 +141,50 @@ def build_product_data_asset(
         config: ProductDataConfig,
         testio: TestIOClient,
         store: DuckDBStore,
-    ) -> Iterator[AssetMaterialization | AssetCheckEvaluation]:
-        if config.analytics:  # the analytics automation leaves this run's updates to us
-            context.instance.add_run_tags(context.run_id, {ANALYTICS_IN_STEP_TAG: "true"})
-        outcome = yield from _sync_step(context, config, testio, store, ttl, record_every)
-        if config.analytics:  # after every record, failed runs' too: nothing left behind
-            yield from _analytics(context, store, thresholds)
-        if outcome.failures:
-            n = len(context.partition_keys)
+    ) -> Iterator[Event]:
+        record_process(context.instance, context.run_id)
+        plan = StepPlan.of(context, config, ttl, record_every, event_batches)
+        result = StepResult()
+        with store.writing():  # one connection for the whole step, published at its end
+            if plan.syncs:
+                result = yield from sync_and_record(context, plan, testio, store)
+            yield from _analytics(context, store, thresholds, plan, result)
+        if result.failure_lines:
             raise Failure(
                 description=(
-                    f"{len(outcome.failed_products)} of {n} product(s) failed; the others "
-                    "were stored.\n" + "\n".join(outcome.failure_lines())
+                    f"{len(result.failed_products)} of {len(plan.product_ids)} product(s) "
+                    "failed; the others were stored.\n" + "\n".join(result.failure_lines)
                 ),
-                metadata={"failed_products": MetadataValue.json(outcome.failed_products)},
+                metadata={"failed_products": MetadataValue.json(result.failed_products)},
             )
 
     return product_data
 
 
-CHECK_BATCH = 64  # check outcomes whose targets are looked up together
-
-
-def _report_events(
-    context: AssetExecutionContext,
-    sync: BackgroundSync[Any],
-    progress: Progress,
-    policy: RecordPolicy,
-) -> Generator[AssetMaterialization | AssetCheckEvaluation, None, list[tuple[str, int]]]:
-    """Each report as events, as it arrives: one materialization per asset and partition,
-    each with its own figures (the step yields no outputs, so partitions that failed are
-    not reported as stored), then its check evaluations, batched while reports queue up
-    so their target materializations are looked up in one query per asset. A report the
-    `policy` does not record yields nothing: its (asset, product) is returned, for
-    `_recorded_after_all`."""
-    pending: list[tuple[str, int, list[CheckOutcome]]] = []
-    unrecorded: list[tuple[str, int]] = []
-    requests = 0
-    for name, pid, report in sync:
-        requests += report.requests
-        if name in progress.expected:
-            progress.add(name, report)
-            if progress.due():
-                context.log.info(progress.line())
-        if report.materialized and not policy.records(name, pid, report):
-            unrecorded.append((name, pid))
-            continue
-        if report.materialized:
-            yield _materialization(name, pid, report)
-        if report.checks:
-            pending.append((name, pid, report.checks))
-        if pending and (len(pending) >= CHECK_BATCH or not sync.has_ready()):
-            yield from _evaluations(context, pending)
-            pending = []
-    yield from _evaluations(context, pending)
-    # Unrecorded partitions made requests too: the run's total is a tag (UI, `sync`).
-    context.instance.add_run_tags(context.run_id, {REQUESTS_TAG: str(requests)})
-    if unrecorded:
-        context.log.info(
-            "%d partition(s) unchanged, checks passed and recorded within %g h: not "
-            "recorded again (testio_assets/assets/recording.py)",
-            len(unrecorded),
-            policy.window.total_seconds() / 3600,
-        )
-    return unrecorded
-
-
-def _materialization(name: str, pid: int, report: StepReport) -> AssetMaterialization:
-    return AssetMaterialization(
-        asset_key=AssetKey(name), partition=str(pid), metadata=report_metadata(report)
-    )
-
-
-def _recorded_after_all(
-    context: AssetExecutionContext, outcome: PartitionOutcome, unrecorded: list[tuple[str, int]]
-) -> Iterator[AssetMaterialization | AssetCheckEvaluation]:
-    """The partitions left unrecorded (their reports are in `outcome`), recorded after all
-    because the run fails: Dagster shows every partition that a failed run planned and did
-    not materialize as failed, and only the failed products' partitions should."""
-    if unrecorded:
-        context.log.info(
-            "the run fails: recording the %d unchanged partition(s) too, so that only the "
-            "failed products' partitions show as failed",
-            len(unrecorded),
-        )
-    for start in range(0, len(unrecorded), CHECK_BATCH):
-        batch = [
-            (name, pid, outcome.reports[(name, pid)])
-            for name, pid in unrecorded[start : start + CHECK_BATCH]
-        ]
-        for name, pid, report in batch:
-            yield _materialization(name, pid, report)
-        yield from _evaluations(
-            context, [(name, pid, report.checks) for name, pid, report in batch if report.checks]
-        )
-
-
-def _evaluations(
-    context: AssetExecutionContext, pending: list[tuple[str, int, list[CheckOutcome]]]
-) -> Iterator[AssetCheckEvaluation]:
-    targets = latest_materializations(context.instance, [(n, str(p)) for n, p, _ in pending])
-    for name, pid, outcomes in pending:
-        target = targets[(name, str(pid))]
-        yield from (evaluation(outcome, target) for outcome in outcomes)
-
-
-def _sync_step(
-    context: AssetExecutionContext,
-    config: ProductDataConfig,
-    testio: TestIOClient,
-    store: DuckDBStore,
-    ttl: timedelta,
-    record_every: timedelta,
-) -> Generator[AssetMaterialization | AssetCheckEvaluation, None, PartitionOutcome]:
-    """The step: plan from the run's partitions and selection, sync, report as it goes;
-    returns what happened (the caller fails the step if a product failed)."""
-    record_process(context.instance, context.run_id)
-    now = datetime.now(UTC)
-    selected = frozenset(key.path[-1] for key in context.selected_asset_keys)
-    checks = (
-        all_checks(selected)
-        if config.unplanned_checks
-        else wanted_checks(context.selected_asset_check_keys)
-    )
-    plan = SyncPlan(
-        product_ids=[int(key) for key in context.partition_keys],
-        selected=selected,
-        now=now,
-        features_fresh_for=ttl if config.skip_fresh_features else None,
-        full_listing=config.full_listing or BACKFILL_TAG in context.run.tags,
-        checks=CheckPlan(checks, ttl, now),
-    )
-    policy = (
-        changes_policy(context.instance, selected, context.partition_keys, now, record_every)
-        if config.changes_only
-        else RecordPolicy()
-    )
-    context.log.info(
-        "syncing %s for %d product(s)%s",
-        ", ".join(sorted(plan.selected)) or "nothing",
-        len(plan.product_ids),
-        f"; checking {', '.join(plan.checked_only)} only" if plan.checked_only else "",
-    )
-    sync = BackgroundSync(partial(sync_product_partitions, testio, store, plan))
-    with relaxed_gc():
-        unrecorded = yield from _report_events(
-            context, sync, Progress.of(plan.selected, len(plan.product_ids)), policy
-        )
-    try:
-        outcome = sync.result()
-    except TokenRefusedError as refused:
-        raise Failure(description=str(refused), allow_retries=False) from None
-    context.log.info(change_summary(outcome))
-    if outcome.failures:
-        yield from _recorded_after_all(context, outcome, unrecorded)
-    return outcome
-
-
 def _analytics(
-    context: AssetExecutionContext, store: DuckDBStore, health: HealthThresholds
-) -> Iterator[AssetMaterialization]:
-    """The analytics computed from the selected assets, rebuilt for the step's products
-    whose data it recorded (or whose analytics were never built), unless held back by a
-    blocking check that did not pass: one step, however scattered the changes."""
-    tables = analytics_of([key.path[-1] for key in context.selected_asset_keys])
-    chosen = outdated_partitions(context.instance, tables, list(context.partition_keys))
-    summary = yield from rebuild(
-        store, health, {table: [int(key) for key in keys] for table, keys in chosen.items()}
+    context: AssetExecutionContext,
+    store: DuckDBStore,
+    health: HealthThresholds,
+    plan: StepPlan,
+    result: StepResult,
+) -> Iterator[Event]:
+    """The selected analytics tables, rebuilt for the products `analytics_step.py` picks."""
+    tables = selected_tables(plan.selected)
+    if not tables:
+        return
+    run = AnalyticsRun(
+        tables=tables,
+        partitions=plan.product_ids if plan.partitioned else None,
+        data_selected=bool(plan.data),
+        recorded=result.recorded,
+        checked=result.checked,
+        blocked=result.blocked,
+        failed=result.failed_products,
+        active=[] if plan.partitioned else sorted(store.read(active_product_ids)),
+        range_output=plan.range_output,
     )
-    if summary:
-        context.log.info("rebuilt the analytics of what changed: %s", "; ".join(summary))
+    rebuild = plan_rebuild(context.instance, run)
+    yield from rebuild_events(store, health, rebuild, run)
+    if result.failure_lines:
+        yield from unchanged_after_all(run, rebuild)
+    context.log.info(summary_line(rebuild))

@@ -54,10 +54,11 @@ def build_products_asset() -> AssetsDefinition:
         wanted = wanted_checks(context.selected_asset_check_keys).get(PRODUCTS, frozenset())
         now = datetime.now(UTC)
         try:
-            if context.selected_asset_keys:
-                report = asyncio.run(sync_products(testio, store, now, wanted))
-            else:  # the checks alone, on what is stored
-                report = asyncio.run(check_catalogue(testio, store, wanted))
+            with store.writing():  # one connection for the step, published at its end
+                if context.selected_asset_keys:
+                    report = asyncio.run(sync_products(testio, store, now, wanted))
+                else:  # the checks alone, on what is stored
+                    report = asyncio.run(check_catalogue(testio, store, wanted))
         except TokenRefusedError as refused:
             raise Failure(description=str(refused), allow_retries=False) from None
         if report.materialized:

@@ -22,7 +22,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from dagster import AssetCheckKey, AssetKey, AssetRecordsFilter, DagsterEventType, DagsterInstance
-from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+
+SUCCEEDED = "SUCCEEDED"  # the value of Dagster's (unexported) check execution status
 
 
 def latest_storage_ids(instance: DagsterInstance, asset_key: AssetKey) -> Mapping[str, int]:
@@ -53,6 +54,5 @@ def unsettled_check_partitions(
     return {
         str(info.partition_key)
         for info in infos
-        if info.partition_key is not None
-        and info.latest_execution_status != AssetCheckExecutionRecordStatus.SUCCEEDED
+        if info.partition_key is not None and info.latest_execution_status.value != SUCCEEDED
     }

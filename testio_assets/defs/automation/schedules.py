@@ -15,15 +15,14 @@ from dagster import (
 
 from testio_assets.checks.definitions import checks_of
 from testio_assets.defs.automation.partitions import product_partitions, range_tags
-from testio_assets.names import BUGS, PRODUCTS, TESTS, USERS
+from testio_assets.names import BUGS, PRODUCTS, TESTS, USERS, analytics_of
 
-REFRESHED = [AssetKey(name) for name in (PRODUCTS, TESTS, BUGS, USERS)]
-# The catalogue's checks are planned; the per-product ones are evaluated unplanned, and
-# recorded with the partitions the refresh records (testio_assets/assets/recording.py).
+DATA = (TESTS, BUGS, USERS)
+REFRESHED = [AssetKey(name) for name in (PRODUCTS, *DATA, *analytics_of(list(DATA)))]
+# The catalogue's checks are planned; the per-product ones are evaluated by the step and
+# recorded as it decides (testio_assets/defs/assets/check_events.py).
 PLANNED_CHECKS = [AssetCheckKey(AssetKey(PRODUCTS), check.name) for check in checks_of(PRODUCTS)]
-CHANGES_ONLY = {
-    "ops": {"product_data": {"config": {"changes_only": True, "unplanned_checks": True}}}
-}
+CHANGES_ONLY = {"ops": {"product_data": {"config": {"changes_only": True}}}}
 
 
 def refresh_request(partition_keys: list[str], run_key: str) -> RunRequest:
@@ -49,10 +48,11 @@ def build_refresh_schedule(cron: str = "*/15 * * * *") -> ScheduleDefinition:
         default_status=DefaultScheduleStatus.RUNNING,
         description=(
             "Refreshes `products`, then `tests`, `bugs` and `users` for every active product in "
-            "one multi-partition run. Only tests that can still change are re-read; final "
-            "tests cost nothing. A product is recorded when it changed, a check of it did "
-            "not pass, or its last record is older than TESTIO_RECORD_EVERY_HOURS; the "
-            f"others are checked, not recorded again. Cron: `{cron}` (TESTIO_REFRESH_CRON)."
+            "one multi-partition run, with the analytics of what changed. Only tests that can "
+            "still change are re-read; final tests cost nothing. A product is recorded when it "
+            "changed, a check of it did not pass, or its last record is older than "
+            "TESTIO_RECORD_EVERY_HOURS; the others are checked, not recorded again. "
+            f"Cron: `{cron}` (TESTIO_REFRESH_CRON)."
         ),
     )
     def refresh_tests_and_bugs(context: ScheduleEvaluationContext) -> RunRequest:

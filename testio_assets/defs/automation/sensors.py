@@ -21,6 +21,7 @@ from dagster import (
 )
 
 from testio_assets.api.client import TestIOClient
+from testio_assets.defs.assets.check_events import check_keys
 from testio_assets.defs.automation.partitions import (
     contiguous_ranges,
     partition_changes,
@@ -32,9 +33,12 @@ from testio_assets.defs.automation.stale_features import (
     partitions_named_by_runs,
     stale_feature_partitions,
 )
-from testio_assets.names import FEATURES, PER_PRODUCT, PRODUCTS
+from testio_assets.names import ANALYTICS, FEATURES, PER_PRODUCT, PRODUCTS, analytics_of
 
-PER_PRODUCT_ASSETS = [AssetKey(name) for name in PER_PRODUCT]
+# A new product's first run: its data and every analytics table.
+PER_PRODUCT_ASSETS = [AssetKey(name) for name in (*PER_PRODUCT, *ANALYTICS)]
+# A stale stretch's run: its features and the analytics that read them.
+FEATURE_ASSETS = [AssetKey(name) for name in (FEATURES, *analytics_of([FEATURES]))]
 
 
 def runs_for_partitions(
@@ -48,9 +52,15 @@ def runs_for_partitions(
     requests = []
     for first, last in contiguous_ranges(ordered, set(keys)):
         key = f"{run_key_prefix}:{first}" if first == last else f"{run_key_prefix}:{first}..{last}"
-        if first == last:
+        if first == last:  # one partition: its checks planned, recorded as that partition's
             requests.append(
-                RunRequest(run_key=key, asset_selection=assets, partition_key=first, tags=tags)
+                RunRequest(
+                    run_key=key,
+                    asset_selection=assets,
+                    asset_check_keys=check_keys([asset.path[-1] for asset in assets]),
+                    partition_key=first,
+                    tags=tags,
+                )
             )
         else:
             requests.append(
@@ -75,7 +85,7 @@ def evaluate_stale_features(
     requests = runs_for_partitions(
         decision.requested,
         ordered,
-        [AssetKey(FEATURES)],
+        FEATURE_ASSETS,
         f"stale-features:{period}",
         {"testio/trigger": "stale_features_sensor"},
     )
@@ -94,7 +104,7 @@ def build_stale_features_sensor(
             f"{ttl_seconds} s (FEATURE_CACHE_TTL_SECONDS), at most {max_partitions} per tick, "
             "oldest first, skipping partitions a queued or running run already covers."
         ),
-        asset_selection=AssetSelection.assets(FEATURES),
+        asset_selection=AssetSelection.assets(*FEATURE_ASSETS),
         minimum_interval_seconds=interval_seconds,
         default_status=DefaultSensorStatus.RUNNING,
     )
