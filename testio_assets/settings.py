@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 
 from testio_assets.names import DEFAULT_RECORD_EVERY_HOURS
@@ -80,6 +87,10 @@ class Settings(BaseModel):
     health_auto_accept_critical: float = Field(
         default=0.40, ge=0.0, le=1.0, alias="TESTIO_HEALTH_AUTO_ACCEPT_CRITICAL"
     )
+    # The store as a DuckLake shared by several hosts (store/lake.py) instead of the file:
+    # its catalog (a PostgreSQL database) and where its data files go.
+    ducklake_catalog: str | None = Field(default=None, alias="TESTIO_DUCKLAKE_CATALOG", repr=False)
+    ducklake_data_path: str | None = Field(default=None, alias="TESTIO_DUCKLAKE_DATA_PATH")
     # Dagster's own: events handed to the event log in batches of this size (0: one by
     # one). With it, the product step records an asset complete over its run as one
     # output (defs/assets/step_records.py).
@@ -135,6 +146,28 @@ class Settings(BaseModel):
             raise ValueError("is not a size: use a number and a unit, such as 256MB or 1GiB")
         return value.strip()
 
+    @field_validator("ducklake_catalog")
+    @classmethod
+    def _catalog_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parsed = urlparse(value)
+        if parsed.scheme not in ("postgresql", "postgres") or not parsed.hostname:
+            raise ValueError("is not a postgresql://user:password@host:port/database URL")
+        return value
+
+    @model_validator(mode="after")
+    def _lake_needs_both(self) -> Settings:
+        if bool(self.ducklake_catalog) != bool(self.ducklake_data_path):
+            given = (
+                "TESTIO_DUCKLAKE_CATALOG" if self.ducklake_catalog else "TESTIO_DUCKLAKE_DATA_PATH"
+            )
+            raise ValueError(
+                f"{given} is set without its partner: a DuckLake needs both "
+                "TESTIO_DUCKLAKE_CATALOG and TESTIO_DUCKLAKE_DATA_PATH"
+            )
+        return self
+
     @field_validator("refresh_cron")
     @classmethod
     def _cron(cls, value: str) -> str:
@@ -166,6 +199,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
 def _explain(error: Mapping[str, Any], given: Mapping[str, str]) -> str:
     """One line naming the variable, its value and what is wrong with it."""
+    if not error["loc"]:  # a rule between settings: its message names them
+        return str(error.get("ctx", {}).get("error", error["msg"]))
     name = str(error["loc"][0])
     field = next(f for f in Settings.model_fields.values() if f.alias == name)
     raw = _shown(field, given.get(name, ""))

@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -161,22 +162,29 @@ def test_users_come_from_duckdb_by_role(
     assert sum(synced.requests.values()) == 0
 
 
-def test_reads_wait_for_another_process_holding_the_database(
+def test_reads_answer_while_the_pipeline_holds_its_file(
     synced: SimulatorServer, db: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    holder = subprocess.Popen(
+    """The pipeline holds its own file (a sync in progress); `users` reads the published
+    one at once instead of waiting."""
+    writer = subprocess.Popen(
         [
             sys.executable,
             "-c",
             "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', "
-            "flush=True); time.sleep(1.5)",
-            str(db),
+            "flush=True); time.sleep(30)",
+            f"{db}.writer",
         ],
         stdout=subprocess.PIPE,
         text=True,
     )
-    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-    product = first_product(synced, sectioned=False)
-    assert main(["users", "--product", str(product), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["users"]
-    assert holder.wait(timeout=30) == 0
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "held"
+        product = first_product(synced, sectioned=False)
+        started = time.monotonic()
+        assert main(["users", "--product", str(product), "--json"]) == 0
+        assert time.monotonic() - started < 2
+        assert json.loads(capsys.readouterr().out)["users"]
+    finally:
+        writer.kill()
+        writer.wait(30)

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from testio_assets.settings import Settings, redact_url
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -44,9 +46,17 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
         print(render_process_timings())
     if summary.products:
-        print(f"  database     {settings.duckdb_path}  (`testio-assets sql` reads it)")
+        print(f"  database     {where_stored(settings)}  (`testio-assets sql` reads it)")
         print(f"  history      {home}  (the Dagster UI shows it)")
     return 1 if summary.failure else 0
+
+
+def where_stored(settings: Settings) -> str:
+    """The store, as a person would name it (never with a password)."""
+    if settings.ducklake_catalog:
+        catalog = redact_url(settings.ducklake_catalog)
+        return f"the DuckLake {catalog} (data in {settings.ducklake_data_path})"
+    return settings.duckdb_path
 
 
 def cmd_products(args: argparse.Namespace) -> int:
@@ -72,7 +82,7 @@ def cmd_features(args: argparse.Namespace) -> int:
     from testio_assets.settings import load_settings
 
     settings = load_settings()
-    store = build_store(settings)
+    store = build_store(settings, for_dagster=False)
     refresh = dagster_refresher(settings)
     answer = answer_features(
         store, settings, args.product, args.section, args.force_refresh, refresh
@@ -86,7 +96,7 @@ def cmd_users(args: argparse.Namespace) -> int:
     from testio_assets.defs.resources import build_store
     from testio_assets.settings import load_settings
 
-    users = answer_users(build_store(load_settings()), args.product, args.role)
+    users = answer_users(build_store(load_settings(), for_dagster=False), args.product, args.role)
     if args.json:
         print(users_json(args.product, args.role, users))
     else:
@@ -99,7 +109,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
     from testio_assets.defs.resources import build_store
     from testio_assets.settings import load_settings
 
-    with build_store(load_settings()).reading() as conn:
+    with build_store(load_settings(), for_dagster=False).reading() as conn:
         answer = run_query(conn, args.statement)
     print(render(answer, args.output))
     return 0

@@ -132,7 +132,7 @@ def answer_users(store: DuckDBStore, product_id: int, role: str | None) -> list[
 
 
 def _known(store: DuckDBStore, product_id: int) -> ProductState:
-    if not Path(store.path).exists():  # reading must not leave an empty database behind
+    if not store.lake_catalog and not Path(store.path).exists():  # nothing to read yet
         raise UnknownInput(f"no database at {store.path} yet: run `testio-assets sync` first")
     state = store.query(product_state, product_id)
     if state is None:

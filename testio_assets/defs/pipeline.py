@@ -14,6 +14,7 @@ from testio_assets.defs.assets.analytics import build_analytics_sensor
 from testio_assets.defs.assets.product_data import build_product_data_asset
 from testio_assets.defs.assets.products import build_products_asset
 from testio_assets.defs.assets.recording import record_window
+from testio_assets.defs.automation.lake_maintenance import build_lake_maintenance
 from testio_assets.defs.automation.orphan_runs import build_orphaned_runs_sensor
 from testio_assets.defs.automation.run_history import build_run_history_sensor
 from testio_assets.defs.automation.schedules import build_refresh_schedule
@@ -28,6 +29,11 @@ from testio_assets.store.analytics import HealthThresholds
 
 def build_definitions(settings: Settings | None = None) -> Definitions:
     settings = settings or load_settings()
+    jobs, schedules = [], [build_refresh_schedule(settings.refresh_cron)]
+    if settings.ducklake_catalog:  # the store is a DuckLake: its daily upkeep
+        upkeep, daily = build_lake_maintenance()
+        jobs.append(upkeep)
+        schedules.append(daily)
     return Definitions(
         assets=[
             build_products_asset(),
@@ -47,7 +53,8 @@ def build_definitions(settings: Settings | None = None) -> Definitions:
             build_orphaned_runs_sensor(),
             build_run_history_sensor(settings.run_history_days),
         ],
-        schedules=[build_refresh_schedule(settings.refresh_cron)],
+        jobs=jobs,
+        schedules=schedules,
         resources=build_resources(settings),
         # A run's steps in the run's own process: they take turns on DuckDB anyway, so a
         # process per step (Dagster's default) buys nothing and costs each daemon-launched

@@ -53,11 +53,18 @@ def source_of(settings: Settings) -> Source:
     return Source.api(settings.base_url)
 
 
-def build_store(settings: Settings) -> DuckDBStore:
+def build_store(settings: Settings, for_dagster: bool = True) -> DuckDBStore:
+    """The store: the DuckDB file, or the DuckLake when its settings are given (whose
+    catalog URL, with its password, enters Dagster's resources through `EnvVar`)."""
+    catalog: str | None = settings.ducklake_catalog
+    if catalog and for_dagster:
+        catalog = EnvVar("TESTIO_DUCKLAKE_CATALOG")
     return DuckDBStore(
         path=settings.duckdb_path,
         memory_limit=settings.duckdb_memory_limit,
         source=source_of(settings).encode(),
+        lake_catalog=catalog,
+        lake_data_path=settings.ducklake_data_path,
     )
 
 

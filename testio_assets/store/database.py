@@ -14,14 +14,22 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, EnvVar
 from pydantic import Field
 
 from testio_assets.store.errors import StoreError
+from testio_assets.store.lake import (
+    CONFLICT_ATTEMPTS,
+    LakeFigures,
+    is_conflict,
+    lake_connection,
+    maintain,
+)
 from testio_assets.store.publication import writer_path
 from testio_assets.store.source import Source
 from testio_assets.store.sql import run
@@ -64,6 +72,14 @@ class DuckDBStore(ConfigurableResource):
         description="whose data this database holds (`kind:name`, never a token); a write "
         "from another source is refused. None: not checked",
     )
+    lake_catalog: str | None = Field(
+        default=None,
+        description="a DuckLake's catalog (a postgresql:// URL, TESTIO_DUCKLAKE_CATALOG) "
+        "instead of the file",
+    )
+    lake_data_path: str | None = Field(
+        default=None, description="the DuckLake's data files (TESTIO_DUCKLAKE_DATA_PATH)"
+    )
 
     @property
     def writer_file(self) -> str:
@@ -77,6 +93,8 @@ class DuckDBStore(ConfigurableResource):
             threads=self.threads,
             memory_limit=self.memory_limit,
             source=Source.decode(self.source) if self.source else None,
+            lake_catalog=_value(self.lake_catalog),
+            lake_data_path=self.lake_data_path,
         )
 
     @contextmanager
@@ -107,8 +125,8 @@ class DuckDBStore(ConfigurableResource):
 
     def write(self, writer_fn: Callable[..., T], *args: Any) -> T:
         """`writer_fn(conn, *args)` in one transaction of its own."""
-        with self.writing() as writer, writer.transaction() as conn:
-            return writer_fn(conn, *args)
+        with self.writing() as writer:
+            return writer.in_transaction(lambda conn: writer_fn(conn, *args))
 
     @contextmanager
     def reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -117,19 +135,44 @@ class DuckDBStore(ConfigurableResource):
         Raises:
             StoreError: nothing is published yet, or the file cannot be opened.
         """
-        if not Path(self.path).exists():
+        options = self._options()
+        if options.lake:
+            assert options.lake_catalog is not None and options.lake_data_path is not None
+            conn = lake_connection(options.lake_catalog, options.lake_data_path, read_only=True)
+        elif not Path(self.path).exists():
             raise StoreError(f"no database at {self.path} yet: run `testio-assets sync` first")
-        try:
-            conn = duckdb.connect(self.path, read_only=True)
-        except duckdb.Error as exc:
-            raise StoreError(f"cannot open DuckDB file {self.path} to read: {exc}") from None
+        else:
+            try:
+                conn = duckdb.connect(self.path, read_only=True)
+            except duckdb.Error as exc:
+                raise StoreError(f"cannot open DuckDB file {self.path} to read: {exc}") from None
         try:
             run(conn, "SET TimeZone = 'UTC'")
             yield conn
         finally:
             conn.close()
 
+    def maintain_lake(self, keep: timedelta) -> tuple[LakeFigures, LakeFigures]:
+        """The DuckLake's upkeep (`lake.maintain`), run again when it meets a writer's
+        commit. Figures before and after."""
+        with self.writing() as writer:
+            if not writer.options.lake:
+                raise StoreError("the store is a DuckDB file, not a DuckLake: nothing to maintain")
+            for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+                try:
+                    return writer.run(lambda conn: maintain(conn, keep))
+                except duckdb.Error as exc:
+                    if not is_conflict(exc) or attempt == CONFLICT_ATTEMPTS:
+                        raise
+            raise AssertionError("unreachable")  # pragma: no cover
+
     def query(self, query: Callable[..., T], *args: Any) -> T:
         """`query(conn, *args)` on what the pipeline last published (for readers)."""
         with self.reading() as conn:
             return query(conn, *args)
+
+
+def _value(value: str | None) -> str | None:
+    """A setting given as `EnvVar` (so that Dagster's UI shows its name, not a password)
+    read from the environment; a plain value as it is."""
+    return value.get_value() if isinstance(value, EnvVar) else value

@@ -20,6 +20,7 @@ from testio_assets.store.sql import run
 from testio_assets.store.tables import BOOKKEEPING
 
 STAGED = "staged_rows"
+WHOLE_TABLE_SQL = "0"  # the group of a count over a whole table
 IN_PRODUCTS = "product_id IN (SELECT unnest($products))"  # the partitions being written
 WHOLE_TABLE = 0  # the counts key of a merge that is not scoped to partitions
 
@@ -39,23 +40,32 @@ class WriteCounts:
         return bool(self.created or self.updated or self.removed)
 
 
-def affected_rows(conn: DuckDBPyConnection, sql: str, params: Sequence[object] = ()) -> int:
-    """Run an UPDATE/DELETE ending in `RETURNING 1`; returns how many rows it touched."""
-    return len(conn.execute(sql, list(params)).fetchall())
-
-
-def per_product(
+def change_counted(
     conn: DuckDBPyConnection,
-    sql: str,
-    params: Mapping[str, object],
-    *,
-    rows_are_counts: bool = True,
+    change: str,
+    table: str,
+    where: str,
+    params: Mapping[str, object] | None = None,
+    group: str = WHOLE_TABLE_SQL,
 ) -> Counter[int]:
-    """Product id -> count, from `(product, count)` rows or from one row per product hit."""
+    """Count the rows of `table` matching `where` (per `group`), then apply `change` (an
+    UPDATE's SET clause, or DELETE) to them: what `... RETURNING` would tell, which a
+    DuckLake does not support."""
+    counts = per_product(
+        conn, f"SELECT {group}, count(*) FROM {table} t WHERE {where} GROUP BY ALL", params or {}
+    )
+    if counts:
+        if change == "DELETE":
+            run(conn, f"DELETE FROM {table} t WHERE {where}", params or {})
+        else:
+            run(conn, f"UPDATE {table} t SET {change} WHERE {where}", params or {})
+    return counts
+
+
+def per_product(conn: DuckDBPyConnection, sql: str, params: Mapping[str, object]) -> Counter[int]:
+    """Product id -> count, from `(product, count)` rows."""
     rows = conn.execute(sql, params).fetchall()
-    if rows_are_counts:
-        return Counter({int(product): int(count) for product, count in rows})
-    return Counter(int(row[0]) for row in rows)
+    return Counter({int(product): int(count) for product, count in rows})
 
 
 @dataclass(frozen=True)
@@ -192,14 +202,10 @@ def _compare(conn: DuckDBPyConnection, plan: _Plan) -> tuple[Counter[int], Count
 
 
 def _remove_missing(conn: DuckDBPyConnection, plan: _Plan) -> Counter[int]:
-    where = f"{plan.scope} AND " if plan.scope else "WHERE "
-    return per_product(
-        conn,
-        f"DELETE FROM {plan.table} t {where}"
-        f"NOT EXISTS (SELECT 1 FROM {STAGED} s WHERE {plan.on_key}) RETURNING {plan.group}",
-        plan.params,
-        rows_are_counts=False,
-    )
+    missing = f"NOT EXISTS (SELECT 1 FROM {STAGED} s WHERE {plan.on_key})"
+    where = f"{IN_PRODUCTS} AND {missing}" if plan.scope else missing
+    group = "t.product_id" if plan.products is not None else WHOLE_TABLE_SQL
+    return change_counted(conn, "DELETE", plan.table, where, plan.params, group)
 
 
 def _write_changes(conn: DuckDBPyConnection, plan: _Plan, created: int, updated: int) -> None:
@@ -212,14 +218,15 @@ def _write_changes(conn: DuckDBPyConnection, plan: _Plan, created: int, updated:
             plan.params,
         )
     if updated:
+        # UPDATE ... FROM rather than INSERT ... ON CONFLICT: the same statement works on
+        # a DuckLake, whose tables have no keys.
         overwrite = [c for c in plan.columns if c not in plan.key and c not in plan.keep]
         run(
             conn,
-            f"INSERT INTO {plan.table} ({plan.column_list}) "
-            f"SELECT {', '.join('s.' + c for c in plan.columns)} "
-            f"FROM {STAGED} s JOIN {plan.target} t ON {plan.on_key} "
-            f"WHERE {plan.content_differs} ON CONFLICT ({', '.join(plan.key)}) DO UPDATE SET "
-            + ", ".join(f"{c} = excluded.{c}" for c in overwrite),
+            f"UPDATE {plan.table} t SET "
+            + ", ".join(f"{c} = s.{c}" for c in overwrite)
+            + f" FROM {STAGED} s WHERE {plan.on_key} AND {plan.content_differs}"
+            + (f" AND t.{IN_PRODUCTS}" if plan.scope else ""),
             plan.params,
         )
 

@@ -170,8 +170,8 @@ class StoreSession:
             with timed(name):
                 results = writer.run(lambda conn: batch_writer(conn, items))
         else:
-            with writer.transaction() as conn, timed(name):
-                results = batch_writer(conn, items)
+            with timed(name):
+                results = writer.in_transaction(lambda conn: batch_writer(conn, items))
         if len(results) != len(jobs):
             raise RuntimeError(f"{batch_writer.__name__} returned {len(results)} results")
         return results

@@ -13,6 +13,7 @@ The first open migrates the schema and claims the file for this process's source
 from __future__ import annotations
 
 import logging
+import random
 import re
 import threading
 import time
@@ -26,6 +27,12 @@ import duckdb
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_delay, wait_random
 
 from testio_assets.store.errors import StoreError
+from testio_assets.store.lake import (
+    CONFLICT_ATTEMPTS,
+    ensure_lake_schema,
+    is_conflict,
+    lake_connection,
+)
 from testio_assets.store.publication import PUBLISH_EVERY_SECONDS, publish, seed_writer
 from testio_assets.store.schema import migrate
 from testio_assets.store.source import Source, check_source, record_source
@@ -62,6 +69,17 @@ class WriterOptions:
     threads: int = 1
     memory_limit: str | None = None
     source: Source | None = None
+    lake_catalog: str | None = None  # a DuckLake instead of a file (`lake.py`)
+    lake_data_path: str | None = None
+
+    @property
+    def lake(self) -> bool:
+        return bool(self.lake_catalog)
+
+    @property
+    def name(self) -> str:
+        """What messages call the store (never with a password)."""
+        return "the DuckLake" if self.lake else self.writer
 
 
 @dataclass
@@ -105,11 +123,26 @@ class Writer:
                 raise
             self.dirty = True
 
+    def in_transaction(self, job: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        """`job(conn)` in one transaction; on a DuckLake, run again when its commit lost
+        to another writer's (rolled back, nothing half-written)."""
+        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+            try:
+                with self.transaction() as conn:
+                    return job(conn)
+            except duckdb.Error as exc:
+                if not (self.options.lake and is_conflict(exc)) or attempt == CONFLICT_ATTEMPTS:
+                    raise
+                log.info("a commit conflicted with another writer's (attempt %d): again", attempt)
+                time.sleep(random.uniform(0.01, 0.05 * attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def publish(self, force: bool = False) -> None:
         """Publish the file to readers if anything was written (and, unless `force`, the
-        last publication is `PUBLISH_EVERY_SECONDS` old)."""
+        last publication is `PUBLISH_EVERY_SECONDS` old). A DuckLake needs none: readers
+        read its last committed snapshot."""
         due = time.monotonic() - self.published_at >= PUBLISH_EVERY_SECONDS
-        if not self.dirty or not (force or due):
+        if self.options.lake or not self.dirty or not (force or due):
             return
         with self.lock:
             try:
@@ -133,16 +166,20 @@ class Writer:
 
 
 def open_writer(options: WriterOptions) -> Writer:
-    """Open (waiting for another process's lock), migrate, claim; see the module doc.
+    """Open (waiting for another process's lock), migrate, check the source; see the
+    module doc.
 
     Raises:
         StoreError: the file cannot be created or opened, or stayed locked.
         SourceMismatch: the file holds another source's data.
     """
+    if options.lake:
+        return _open_lake(options)
     writer, published = Path(options.writer), Path(options.published)
     try:
         writer.parent.mkdir(parents=True, exist_ok=True)
         seeded = seed_writer(published, writer)
+        behind = readers_behind(writer, published)
     except OSError as exc:
         raise StoreError(f"cannot prepare DuckDB file {writer}: {exc.strerror or exc}") from None
     conn = _attach_waiting(options)
@@ -162,9 +199,55 @@ def open_writer(options: WriterOptions) -> Writer:
         conn.close()
         raise
     opened = Writer(conn, options, source_recorded=recorded)
-    # Readers get the file after a write; an upgraded or seeded file at once.
-    opened.dirty = seeded or (applied > 0 and published.exists())
+    # Readers get the file after a write; an upgraded or seeded file at once, and what a
+    # process that crashed before its publication had written.
+    opened.dirty = seeded or (applied > 0 and published.exists()) or behind
+    if not published.exists() and recorded:
+        opened.dirty = True
     return opened
+
+
+def _open_lake(options: WriterOptions) -> Writer:
+    """Attach the lake and bring its tables up to date; processes that start together on
+    a new lake race to create its catalog and tables: the loser attaches again."""
+    for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+        try:
+            return _open_lake_once(options)
+        except (StoreError, duckdb.Error) as exc:
+            racing = "already exists" in str(exc) or is_conflict(exc)
+            if (not racing or attempt == CONFLICT_ATTEMPTS) and isinstance(exc, duckdb.Error):
+                raise StoreError(f"cannot prepare the DuckLake: {exc}") from None
+            if not racing or attempt == CONFLICT_ATTEMPTS:
+                raise
+            time.sleep(random.uniform(0.05, 0.2 * attempt))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _open_lake_once(options: WriterOptions) -> Writer:
+    assert options.lake_catalog is not None and options.lake_data_path is not None
+    conn = lake_connection(options.lake_catalog, options.lake_data_path, read_only=False)
+    try:
+        run(conn, "SET TimeZone = 'UTC'")
+        if options.memory_limit:
+            run(conn, "SET memory_limit = ?", [options.memory_limit])
+        ensure_lake_schema(conn)
+        recorded = check_source(conn, options.source, "the DuckLake")
+    except BaseException:
+        conn.close()
+        raise
+    return Writer(conn, options, source_recorded=recorded)
+
+
+def readers_behind(writer: Path, published: Path) -> bool:
+    """Whether the writer's file holds writes readers do not have: its WAL is not empty
+    (closed without the checkpoint that precedes a publication) or it changed after the
+    last publication (a process stopped between its checkpoint and its copy)."""
+    wal = Path(f"{writer}.wal")
+    if not writer.exists():
+        return False
+    if wal.exists() and wal.stat().st_size > 0:
+        return True
+    return published.exists() and writer.stat().st_mtime > published.stat().st_mtime
 
 
 def _attach(path: str) -> duckdb.DuckDBPyConnection:

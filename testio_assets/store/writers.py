@@ -18,9 +18,8 @@ from testio_assets.store.merge import (
     IN_PRODUCTS,
     WHOLE_TABLE,
     WriteCounts,
-    affected_rows,
+    change_counted,
     merge,
-    per_product,
 )
 from testio_assets.store.sql import run
 
@@ -36,9 +35,7 @@ def write_products(conn: DuckDBPyConnection, staged: pa.Table) -> WriteCounts:
     conn.register("listed_products", staged.select(["id"]))
     try:
         vanished = "is_active AND id NOT IN (SELECT id FROM listed_products)"
-        deactivated = affected_rows(
-            conn, f"UPDATE products SET is_active = false WHERE {vanished} RETURNING 1"
-        )
+        deactivated = change_counted(conn, "is_active = false", "products", vanished).total()
     finally:
         conn.unregister("listed_products")
     return replace(counts, updated=counts.updated + deactivated)
@@ -103,12 +100,12 @@ def write_bugs(conn: DuckDBPyConnection, writes: Sequence[BugsWrite]) -> list[Wr
     conn.register("synced_tests", synced)
     conn.register("fetched_bugs", staged.select(["id"]))
     try:
-        removed = per_product(
+        removed = change_counted(
             conn,
-            "DELETE FROM bugs WHERE test_id IN (SELECT id FROM synced_tests) "
-            "AND id NOT IN (SELECT id FROM fetched_bugs) RETURNING product_id",
-            {},
-            rows_are_counts=False,
+            "DELETE",
+            "bugs",
+            "test_id IN (SELECT id FROM synced_tests) AND id NOT IN (SELECT id FROM fetched_bugs)",
+            group="product_id",
         )
         counts = merge(conn, "bugs", staged, ["id"], products=_ids(writes))
         run(
