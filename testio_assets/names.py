@@ -17,8 +17,17 @@ PER_PRODUCT = (*CHAIN, FEATURES)
 FEATURE_QUALITY = "feature_quality"
 TESTER_ACTIVITY = "tester_activity"
 QUALITY_BY_MONTH = "quality_by_month"
+QUALITY_BY_WEEK = "quality_by_week"
+BUGS_BY_PLATFORM = "bugs_by_platform"
 PRODUCT_QUALITY_SUMMARY = "product_quality_summary"
-ANALYTICS = (FEATURE_QUALITY, TESTER_ACTIVITY, QUALITY_BY_MONTH, PRODUCT_QUALITY_SUMMARY)
+ANALYTICS = (
+    FEATURE_QUALITY,
+    TESTER_ACTIVITY,
+    QUALITY_BY_MONTH,
+    QUALITY_BY_WEEK,
+    BUGS_BY_PLATFORM,
+    PRODUCT_QUALITY_SUMMARY,
+)
 ANALYTICS_GROUP = "analytics"
 # One row per product: partitioned like the data, so Dagster plots each product's figures.
 # The other analytics tables span products and are recorded once per run.
@@ -28,6 +37,8 @@ ANALYTICS_UPSTREAM = {
     FEATURE_QUALITY: (FEATURES, TESTS, BUGS),
     TESTER_ACTIVITY: (USERS, BUGS),
     QUALITY_BY_MONTH: (TESTS, BUGS),
+    QUALITY_BY_WEEK: (TESTS, BUGS),
+    BUGS_BY_PLATFORM: (TESTS, BUGS),
     PRODUCT_QUALITY_SUMMARY: (TESTS, BUGS, FEATURES),
 }
 

@@ -87,6 +87,19 @@ class Settings(BaseModel):
     health_auto_accept_critical: float = Field(
         default=0.40, ge=0.0, le=1.0, alias="TESTIO_HEALTH_AUTO_ACCEPT_CRITICAL"
     )
+    # ... or once its active acceptance or review rate falls to these.
+    health_active_accept_warning: float = Field(
+        default=0.40, ge=0.0, le=1.0, alias="TESTIO_HEALTH_ACTIVE_ACCEPT_WARNING"
+    )
+    health_active_accept_critical: float = Field(
+        default=0.20, ge=0.0, le=1.0, alias="TESTIO_HEALTH_ACTIVE_ACCEPT_CRITICAL"
+    )
+    health_review_warning: float = Field(
+        default=0.50, ge=0.0, le=1.0, alias="TESTIO_HEALTH_REVIEW_WARNING"
+    )
+    health_review_critical: float = Field(
+        default=0.25, ge=0.0, le=1.0, alias="TESTIO_HEALTH_REVIEW_CRITICAL"
+    )
     # The store as a DuckLake shared by several hosts (store/lake.py) instead of the file:
     # its catalog (a PostgreSQL database) and where its data files go.
     ducklake_catalog: str | None = Field(default=None, alias="TESTIO_DUCKLAKE_CATALOG", repr=False)

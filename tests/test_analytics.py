@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,12 @@ from dagster import (
 )
 
 from testio_assets.commands.runs import run_sync
-from testio_assets.defs.assets.analytics_preview import PREVIEW_ROWS, SHOWN, metadata_by_product
+from testio_assets.defs.assets.analytics_preview import (
+    PREVIEW_ROWS,
+    SHOWN,
+    metadata_by_product,
+    run_metadata,
+)
 from testio_assets.defs.automation.partitions import contiguous_ranges
 from testio_assets.names import (
     ANALYTICS,
@@ -31,8 +37,6 @@ from testio_assets.names import (
     FEATURE_QUALITY,
     PARTITIONED_ANALYTICS,
     PRODUCT_QUALITY_SUMMARY,
-    QUALITY_BY_MONTH,
-    TESTER_ACTIVITY,
     TESTS,
 )
 from testio_assets.simulator.faults import Fault
@@ -118,7 +122,10 @@ def test_product_summary_equals_figures_computed_from_the_raw_tables(synced_db: 
     for pid, actual in summary.items():
         mine = [t for t in tests if t["product_id"] == pid]
         executed = [t for t in mine if t["status"] not in NOT_EXECUTED]
+        executed_ids = {t["id"] for t in executed}
         product_bugs = [b for b in bugs if b["product_id"] == pid]
+        of_executed = [b for b in product_bugs if b["test_id"] in executed_ids]
+        known = sum(1 for b in product_bugs if b["known"])
         tested = {f for t in mine for f in t["feature_ids"] or []}
         product_features = [f for f in features if f["product_id"] == pid]
         expected = {
@@ -129,7 +136,11 @@ def test_product_summary_equals_figures_computed_from_the_raw_tables(synced_db: 
             "tests_by_status": dict(Counter(t["status"] for t in mine)),
             "tests_created_by_customers": sum(1 for t in mine if t["created_by"]),
             "tests_submitted_by_customers": sum(1 for t in mine if t["submitted_by"]),
-            "bugs_per_test": ratio(len(product_bugs), len(executed)),
+            # like by like: bugs of executed tests over executed tests
+            "bugs_of_executed_tests": len(of_executed),
+            "bugs_per_test": ratio(len(of_executed), len(executed)),
+            "known_bugs": known,
+            "known_bug_share": ratio(known, len(product_bugs)),
             "active_testers": len({b["author_name"] for b in product_bugs if b["author_name"]}),
             "features": len(product_features),
             "features_tested": sum(1 for f in product_features if f["id"] in tested),
@@ -179,52 +190,125 @@ def test_feature_and_tester_tables_equal_figures_computed_from_the_raw_tables(
         same(expected, activity[key], f"tester {key}")
 
 
-def test_quality_by_month_slices_by_month_and_testing_type(synced_db: Path) -> None:
+@pytest.mark.parametrize("unit", ["month", "week"])
+def test_quality_over_time_counts_bugs_when_reported_and_tests_when_ended(
+    synced_db: Path, unit: str
+) -> None:
     db = synced_db
     tests = {t["id"]: t for t in rows(db, "SELECT * FROM tests")}
     bugs = rows(db, "SELECT * FROM bugs")
 
-    def month_of(test: dict[str, Any]) -> Any:
-        when = test["end_at"] or test["start_at"]
-        return when.date().replace(day=1) if when else None
+    def period(when: Any) -> Any:
+        if when is None:
+            return None
+        day = when.date()
+        return day.replace(day=1) if unit == "month" else day - timedelta(days=day.weekday())
+
+    def test_period(test: dict[str, Any]) -> Any:
+        return period(test["end_at"] or test["start_at"])
 
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
     test_groups: Counter[tuple[Any, ...]] = Counter()
+    executed: Counter[tuple[Any, ...]] = Counter()
     for test in tests.values():
-        test_groups[(test["product_id"], month_of(test), test["testing_type"] or "unknown")] += 1
+        key = (test["product_id"], test_period(test), test["testing_type"] or "unknown")
+        test_groups[key] += 1
+        executed[key] += test["status"] not in NOT_EXECUTED
     for bug in bugs:
         test = tests[bug["test_id"]]
-        groups[(bug["product_id"], month_of(test), test["testing_type"] or "unknown")].append(bug)
+        when = period(bug["reported_at"]) if bug["reported_at"] else test_period(test)
+        groups[(bug["product_id"], when, test["testing_type"] or "unknown")].append(bug)
     table = {
-        (r["product_id"], r["month"], r["testing_type"]): r
-        for r in rows(db, "SELECT * FROM analytics.quality_by_month")
+        (r["product_id"], r[unit], r["testing_type"]): r
+        for r in rows(db, f"SELECT * FROM analytics.quality_by_{unit}")
     }
     assert set(table) == set(test_groups) | set(groups)
+    moved = 0
     for key, actual in table.items():
-        same({**rates(groups[key]), "tests": test_groups[key]}, actual, f"month {key}")
+        of_executed = [b for b in groups[key] if tests[b["test_id"]]["status"] not in NOT_EXECUTED]
+        expected = {
+            **rates(groups[key]),
+            "tests": test_groups[key],
+            "tests_executed": executed[key],
+            "bugs_per_test": ratio(len(of_executed), executed[key]),
+        }
+        same(expected, actual, f"{unit} {key}")
+        moved += sum(
+            1 for b in groups[key] if period(b["reported_at"]) != test_period(tests[b["test_id"]])
+        )
+    assert moved, "no bug reported outside its test's period: the test proves less"
 
 
-def test_health_follows_the_thresholds(synced_db: Path) -> None:
+def test_bugs_by_platform_count_each_bug_once_per_operating_system(synced_db: Path) -> None:
     db = synced_db
+    bugs = rows(db, "SELECT * FROM bugs")
+    groups: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
+    several = 0
+    for bug in bugs:
+        systems = {d["operating_system"] for d in bug["devices"] or []} or {"unknown"}
+        several += len(systems) > 1
+        for system in systems:
+            groups[(bug["product_id"], system)].append(bug)
+    table = {
+        (r["product_id"], r["operating_system"]): r
+        for r in rows(db, "SELECT * FROM analytics.bugs_by_platform")
+    }
+    assert set(table) == set(groups)
+    for key, actual in table.items():
+        expected = rates(groups[key])
+        same(expected, actual, f"platform {key}")
+    assert several, "no bug on two operating systems: the test proves less"
+
+
+INDICATORS = {
+    "rejection": ("rejection_rate", True),
+    "auto": ("auto_acceptance_rate", True),
+    "active": ("active_acceptance_rate", False),
+    "review": ("review_rate", False),
+}
+
+
+def _thresholds(indicator: str, warning: float, critical: float) -> HealthThresholds:
+    """Thresholds at which only `indicator` can ever trip."""
+    never = {name: (1.1, 1.2) if high else (-0.1, -0.2) for name, (_, high) in INDICATORS.items()}
+    never[indicator] = (warning, critical)
+    values = {f"{name}_{level}": pair[i] for name, pair in never.items()
+              for i, level in enumerate(("warning", "critical"))}  # fmt: skip
+    return HealthThresholds(**values)
+
+
+@pytest.mark.parametrize("indicator", list(INDICATORS))
+def test_health_follows_each_of_the_four_indicators_at_its_thresholds(
+    synced_db: Path, indicator: str
+) -> None:
+    """Each indicator alone: healthy on the good side of its warning threshold, warning
+    at it, critical at its critical threshold, and the reason names the indicator."""
+    db = synced_db
+    column, high_is_bad = INDICATORS[indicator]
     summary = rows(db, "SELECT * FROM analytics.product_quality_summary")
-    strict = HealthThresholds(0.0, 0.0, 0.0, 0.0)  # any rejected bug is critical
-    lenient = HealthThresholds(1.0, 1.0, 1.0, 1.0)  # only a rate of 100 % counts
-    ids = [r["product_id"] for r in summary]
-    with duckdb.connect(str(db)) as conn:
-        refresh(conn, "product_quality_summary", ids, strict)
-        critical = conn.execute(
-            "SELECT product_id, health, health_reasons FROM analytics.product_quality_summary"
-        ).fetchall()
-        refresh(conn, "product_quality_summary", ids, lenient)
-        healthy = conn.execute(
-            "SELECT product_id, health FROM analytics.product_quality_summary"
-        ).fetchall()
-    rejected = {r["product_id"]: r["rejection_rate"] for r in summary}
-    for pid, health, reasons in critical:
-        assert health == ("critical" if rejected[pid] is not None else "healthy"), pid
-        assert (health == "critical") == any(r.startswith("critical: rejection") for r in reasons)
-    assert {h for _, h in healthy} <= {"healthy", "critical"}
-    assert all(h == "healthy" for pid, h in healthy if (rejected[pid] or 0) < 1.0)
+    rated = [r for r in summary if r[column] is not None]
+    assert rated, f"no product has a {column}: the test proves nothing"
+    row = rated[0]
+    value, ids = row[column], [row["product_id"]]
+    step = 0.01 if high_is_bad else -0.01
+    cases = {  # (warning, critical) -> expected health
+        (value + step, value + 2 * step): "healthy",
+        (value, value + step): "warning",
+        (value - step, value): "critical",
+    }
+    label = column.replace("_rate", " rate").replace("_", "-" if indicator == "auto" else " ")
+    for (warning, critical), expected in cases.items():
+        with duckdb.connect(str(db)) as conn:
+            refresh(conn, "product_quality_summary", ids, _thresholds(indicator, warning, critical))
+            health, reasons = conn.execute(
+                "SELECT health, health_reasons FROM analytics.product_quality_summary "
+                "WHERE product_id = ?",
+                ids,
+            ).fetchone()
+        assert health == expected, (indicator, warning, critical, value)
+        assert (expected == "healthy") == (reasons == [])
+        if reasons:
+            assert reasons[0].startswith(f"{expected}: ") and label in reasons[0], reasons
 
 
 def test_an_older_table_shape_is_rebuilt_for_every_product(synced_db: Path) -> None:
@@ -409,52 +493,51 @@ def _cells(markdown: str) -> list[list[str]]:
     return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[:1] + lines[2:]]
 
 
-def test_previews_show_each_products_top_rows_and_figures(synced_db: Path) -> None:
-    """The metadata the UI shows per analytics partition: the top rows by the table's
-    ranking (the rest counted), days without times, and the figures it plots."""
+def test_previews_show_the_worst_rows_first_and_the_summary_plots_each_products_figures(
+    synced_db: Path,
+) -> None:
+    """The metadata the UI shows: a run's preview of a table spanning products (its worst
+    rows first, the rest counted, days without times); each product's summary with the
+    health and the rates Dagster plots over time."""
     with duckdb.connect(str(synced_db), read_only=True) as conn:
         ids = [r[0] for r in conn.execute("SELECT id FROM products WHERE is_active").fetchall()]
         found = {table: rows_of(conn, table, ids) for table in ANALYTICS}
 
-    def metadata(table: str) -> dict[int, dict[str, Any]]:
+    def counts(table: str) -> dict[int, WriteCounts]:
         per_product = Counter(r["product_id"] for r in found[table])
-        counts = {pid: WriteCounts(rows=per_product[pid]) for pid in ids}
-        return metadata_by_product(table, found[table], counts)
+        return {pid: WriteCounts(rows=per_product[pid]) for pid in ids}
 
-    features, testers = metadata(FEATURE_QUALITY), metadata(TESTER_ACTIVITY)
-    months, summary = metadata(QUALITY_BY_MONTH), metadata(PRODUCT_QUALITY_SUMMARY)
-    longer = 0
-    for pid in ids:
-        mine = [r for r in found[FEATURE_QUALITY] if r["product_id"] == pid]
-        header, *shown = _cells(features[pid]["preview"].value)
-        assert header == SHOWN[FEATURE_QUALITY] and len(shown) == min(len(mine), PREVIEW_ROWS)
-        best = max(mine, key=lambda r: (r["severity_score"], r["bugs"], -r["feature_id"]))
-        assert shown[0][0] == best["feature"]
-        assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}|-", row[8]) for row in shown)
-        assert features[pid]["features_never_tested"] == sum(r["never_tested"] for r in mine)
-        assert features[pid]["bugs"] == sum(r["bugs"] for r in mine)
+    features = run_metadata(FEATURE_QUALITY, found[FEATURE_QUALITY], counts(FEATURE_QUALITY))
+    header, *shown = _cells(features["preview"].value)
+    assert header == SHOWN[FEATURE_QUALITY] and len(shown) == PREVIEW_ROWS
+    worst = max(found[FEATURE_QUALITY], key=lambda r: (r["severity_score"], r["bugs"]))
+    assert shown[0][1] == worst["feature"]
+    assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}|-", row[9]) for row in shown)
+    more = len(found[FEATURE_QUALITY]) - PREVIEW_ROWS
+    assert features["preview"].value.endswith(
+        f"... and {more} more row(s) in `analytics.{FEATURE_QUALITY}`"
+    )
+    assert features["products_rebuilt"] == len(ids) and features["products"].value == sorted(ids)
 
-        people = [r for r in found[TESTER_ACTIVITY] if r["product_id"] == pid]
-        assert testers[pid]["testers"] == len(people)
-        header, *shown = _cells(testers[pid]["preview"].value)
-        assert header == SHOWN[TESTER_ACTIVITY] and len(shown) == min(len(people), PREVIEW_ROWS)
-        if len(people) > PREVIEW_ROWS:
-            longer += 1
-            more = (
-                f"... and {len(people) - PREVIEW_ROWS} more row(s) in `analytics.{TESTER_ACTIVITY}`"
-            )
-            assert testers[pid]["preview"].value.endswith(more)
-        assert testers[pid]["bugs_accepted"] == sum(r["bugs_accepted"] for r in people)
+    summaries = found[PRODUCT_QUALITY_SUMMARY]
+    overview = run_metadata(PRODUCT_QUALITY_SUMMARY, summaries, counts(PRODUCT_QUALITY_SUMMARY))
+    first = _cells(overview["preview"].value)[1]
+    levels = {"critical": 2, "warning": 1, "healthy": 0}
+    assert levels[first[1]] == max(levels[r["health"]] for r in summaries)  # worst first
+    assert sum(overview[f"products_{level}"] for level in levels) == len(ids)
 
-        slices = [r for r in found[QUALITY_BY_MONTH] if r["product_id"] == pid]
-        dated = {r["month"] for r in slices if r["month"] is not None}  # None: never run
-        assert months[pid]["months"] == len(dated)
-        latest = max(dated).strftime("%Y-%m-%d")
-        assert _cells(months[pid]["preview"].value)[1][0] == latest
-
-        (row,) = (r for r in found[PRODUCT_QUALITY_SUMMARY] if r["product_id"] == pid)
-        pairs = dict(_cells(summary[pid]["preview"].value)[1:])
-        assert pairs["health"] == row["health"] == summary[pid]["health"]
+    per_product = metadata_by_product(
+        PRODUCT_QUALITY_SUMMARY, summaries, counts(PRODUCT_QUALITY_SUMMARY)
+    )
+    for row in summaries:
+        figures = per_product[row["product_id"]]
+        pairs = dict(_cells(figures["preview"].value)[1:])
+        assert pairs["health"] == row["health"] == figures["health"]
+        assert figures["health_level"] == levels[row["health"]]
         assert pairs["tests"] == str(row["tests"])
-        assert summary[pid]["accepted_bugs"] == row["bugs_accepted"] + row["bugs_auto_accepted"]
-    assert longer, "no product with more rows than the preview shows: the test proves less"
+        for rate in ("rejection_rate", "auto_acceptance_rate", "active_acceptance_rate",
+                     "review_rate", "bugs_per_test", "known_bug_share"):  # fmt: skip
+            if row[rate] is None:
+                assert rate not in figures  # not plotted as 0
+            else:
+                assert figures[rate].value == pytest.approx(row[rate], abs=1e-4)

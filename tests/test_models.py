@@ -36,6 +36,28 @@ def test_credentials_are_dropped_at_parse_time() -> None:
     assert test.test_environment is not None and test.test_environment.title == "Staging"
 
 
+def test_a_bug_keeps_its_devices_environment_and_attachments_without_credentials() -> None:
+    from testio_assets.api.models import device_record
+
+    body = json.loads((EXAMPLES / "bugResponse.json").read_text())
+    bug = Bug.model_validate(body["bug"])
+    assert [device_record(d) for d in bug.devices] == [
+        {
+            "id": 43,
+            "category": "Smartphones",
+            "vendor": "Google",
+            "operating_system": "Android",
+            "operating_system_version": "10",
+            "device": "Nexus 5",
+            "browsers": ["Chrome"],
+        }
+    ]
+    assert bug.test_environment == {"id": 9, "title": "new"}
+    assert bug.attachment_count == 1
+    dumped = bug.model_dump_json()
+    assert '"password"' not in dumped and '"username"' not in dumped
+
+
 def test_timestamps_with_any_offset_become_utc() -> None:
     body = json.loads((EXAMPLES / "exploratoryTestResponse.json").read_text())
     test = ExploratoryTest.model_validate(body["exploratory_test"])

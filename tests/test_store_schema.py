@@ -67,6 +67,10 @@ def test_an_old_file_is_upgraded_in_place_without_losing_rows(db: Path) -> None:
         conn.execute(
             "INSERT INTO tests (id, product_id, is_final, synced_at) VALUES (1, 7, true, now())"
         )
+        conn.execute(
+            "INSERT INTO bugs (id, product_id, test_id, devices, synced_at) "
+            "VALUES (3, 7, 1, ['Google Pixel 8 Android 14'], now())"
+        )
     # The file an earlier release wrote in place becomes the writer's starting point.
     store = DuckDBStore(path=str(db))
     version = store.read(lambda c: c.execute("SELECT max(version) FROM schema_version").fetchall())
@@ -75,5 +79,12 @@ def test_an_old_file_is_upgraded_in_place_without_losing_rows(db: Path) -> None:
     )
     assert version[0][0] == SCHEMA_VERSION
     assert row == [(1, 7, False)]
+    # The device labels stay; what the old file cannot know stays empty until a sync.
+    bug = store.read(
+        lambda c: c.execute(
+            "SELECT device_labels, devices, attachment_count FROM bugs WHERE id = 3"
+        ).fetchall()
+    )
+    assert bug == [(["Google Pixel 8 Android 14"], None, None)]
     # ... and readers see it upgraded, published at once.
     assert query(db, "SELECT max(version) FROM schema_version")[0][0] == SCHEMA_VERSION

@@ -160,6 +160,37 @@ class BugDevice(TypedDict, total=False):
     operating_system: BugRef | None
     operating_system_version: BugRef | None
     device: BugRef | None
+    browsers: list[BugRef] | None
+
+
+DEVICE_PARTS = ("category", "vendor", "operating_system", "operating_system_version", "device")
+
+
+def device_record(device: BugDevice) -> dict[str, Any]:
+    """A device as the store keeps it: its id, each part's name, the browsers' names."""
+    record: dict[str, Any] = {"id": device.get("id")}
+    for part in DEVICE_PARTS:
+        record[part] = (device.get(part) or {}).get("name")
+    browsers = device.get("browsers") or []
+    record["browsers"] = [name for b in browsers if b and (name := b.get("name"))]
+    return record
+
+
+class BugEnvironment(TypedDict, total=False):
+    """The bug's test environment: only what may be stored (credentials are dropped)."""
+
+    id: int | None
+    title: str | None
+
+
+def _environment(value: Any) -> Any:
+    if not isinstance(value, dict):
+        return None
+    return {"id": value.get("id"), "title": value.get("title")}  # never username/password
+
+
+def _count(value: Any) -> int:
+    return len(value) if isinstance(value, list) else 0
 
 
 def device_label(device: BugDevice) -> str:
@@ -216,6 +247,11 @@ class Bug(ApiModel):
     test_feature: BugRef | None = None
     product: BugRef | None = None
     section: BugRef | None = None
+    # Credentials (`username`, `password`, `access`) are dropped as the payload is parsed.
+    test_environment: Annotated[BugEnvironment | None, BeforeValidator(_environment)] = None
+    attachment_count: Annotated[int, BeforeValidator(_count)] = Field(
+        default=0, validation_alias="attachments"
+    )
 
 
 class UserStory(ApiModel):

@@ -69,6 +69,10 @@ def health_thresholds(settings: Settings) -> HealthThresholds:
         rejection_critical=settings.health_rejection_critical,
         auto_warning=settings.health_auto_accept_warning,
         auto_critical=settings.health_auto_accept_critical,
+        active_warning=settings.health_active_accept_warning,
+        active_critical=settings.health_active_accept_critical,
+        review_warning=settings.health_review_warning,
+        review_critical=settings.health_review_critical,
     )
 
 

@@ -27,6 +27,29 @@ DEVICES = [
     ("Samsung", "Galaxy S23", "Android", "13"),
     ("Microsoft", "Surface", "Windows", "11"),
 ]
+CATEGORIES = {"Android": "Smartphones", "iOS": "Smartphones", "Windows": "Computers"}
+BROWSERS = {"Android": ["Chrome"], "iOS": ["Safari"], "Windows": ["Edge", "Chrome"]}
+
+
+def bug_devices(bug: SimBug) -> list[dict[str, Any]]:
+    """The devices a bug was reported on: its own, and for every third bug one more
+    (derived from the id: the account's random stream stays as it was)."""
+    chosen = [bug.device] + ([(bug.device + 1) % len(DEVICES)] if bug.id % 3 == 0 else [])
+    devices = []
+    for index in chosen:
+        vendor, device, os_name, os_version = DEVICES[index]
+        devices.append(
+            {
+                "id": index + 1,
+                "category": {"name": CATEGORIES[os_name]},
+                "vendor": {"name": vendor},
+                "device": {"name": device},
+                "operating_system": {"name": os_name},
+                "operating_system_version": {"name": os_version},
+                "browsers": [{"name": name} for name in BROWSERS[os_name]],
+            }
+        )
+    return devices
 
 
 class AccountPayloads:
@@ -111,7 +134,7 @@ class AccountPayloads:
         test = self.tests[bug.test_id]
         product = self.products[bug.product_id]
         offset = OFFSETS[bug.id % len(OFFSETS)]
-        vendor, device, os_name, os_version = DEVICES[bug.device]
+        environment = bug.product_id * 10 + bug.id % 2
         return {
             "id": bug.id,
             "title": bug.title,
@@ -138,28 +161,23 @@ class AccountPayloads:
                 for cid, body, author, at in bug.comments
             ],
             "reproductions": [{"author": {"name": name}} for name in bug.reproducers],
-            "devices": [
-                {
-                    "id": bug.device + 1,
-                    "category": {"name": "Smartphones"},
-                    "vendor": {"name": vendor},
-                    "device": {"name": device},
-                    "operating_system": {"name": os_name},
-                    "operating_system_version": {"name": os_version},
-                    "browsers": [],
-                }
-            ],
+            "devices": bug_devices(bug),
             "test": {"id": test.id, "title": test.title},
             "feature": _feature_ref(bug, product),
             "test_feature": None,
             "product": {"id": product.id, "name": product.name},
             "section": None,
-            "attachments": [],
+            "attachments": [
+                {"id": bug.id * 10 + n, "url": f"https://files.example.com/{bug.id}/{n}.png"}
+                for n in range(bug.id % 3)
+            ],
             "test_environment": {
-                "id": bug.product_id * 10,
-                "title": "Staging",
+                "id": environment,
+                "title": "Staging" if environment % 2 == 0 else "Production",
+                "url": f"https://staging-{bug.product_id}.example.com",
                 "username": f"qa-{bug.product_id}",
                 "password": f"s3cret-{bug.product_id}",
+                "access": "vpn",
             },
         }
 

@@ -27,18 +27,26 @@ KEYS: dict[str, tuple[str, ...]] = {
     "feature_quality": ("product_id", "feature_id"),
     "tester_activity": ("product_id", "tester"),
     "quality_by_month": ("product_id", "month", "testing_type"),
+    "quality_by_week": ("product_id", "week", "testing_type"),
+    "bugs_by_platform": ("product_id", "operating_system"),
     "product_quality_summary": ("product_id",),
 }
 
 
 @dataclass(frozen=True)
 class HealthThresholds:
-    """Where a product's rates turn its health to warning or critical (settings)."""
+    """Where a product's rates turn its health to warning or critical (settings): the
+    rejection and auto-acceptance rates at or above theirs, the active acceptance and
+    review rates at or below theirs (`analytics_summary.py`)."""
 
     rejection_warning: float = 0.20
     rejection_critical: float = 0.35
     auto_warning: float = 0.20
     auto_critical: float = 0.40
+    active_warning: float = 0.40
+    active_critical: float = 0.20
+    review_warning: float = 0.50
+    review_critical: float = 0.25
 
 
 def _params(sql: str, product_ids: Sequence[int], health: HealthThresholds) -> dict[str, Any]:

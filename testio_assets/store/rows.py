@@ -14,6 +14,7 @@ from testio_assets.api.models import (
     Feature,
     Product,
     device_label,
+    device_record,
     ref_id,
 )
 from testio_assets.store.tables import arrow_schema
@@ -124,7 +125,11 @@ def bug_rows(product_id: int, bugs: Iterable[Bug], now: datetime) -> pa.Table:
                 "reproduction_authors": [
                     name for r in b.reproductions if (name := ref_id(r.get("author"), "name"))
                 ],
-                "devices": [device_label(d) for d in b.devices],
+                "device_labels": [device_label(d) for d in b.devices],
+                "devices": [device_record(d) for d in b.devices],
+                "test_environment_id": ref_id(b.test_environment),
+                "test_environment_title": ref_id(b.test_environment, "title"),
+                "attachment_count": b.attachment_count,
                 "synced_at": now,
             }
             for b in bugs

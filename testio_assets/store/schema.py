@@ -138,10 +138,62 @@ MIGRATION_3 = [
 )""",
 ]
 
+# Bugs keep their devices' parts (the labels stay, as `device_labels`), their test
+# environment (never its credentials) and how many attachments they have. Nothing is
+# backfilled: the next sync of a bug fills them. The table is rebuilt rather than altered:
+# DuckDB alters no table an index depends on, and dropping and making the indexes again
+# around an ALTER in one transaction aborts DuckDB 1.5 at its commit.
+_BUG_COLUMNS_3 = (
+    "id, product_id, test_id, title, severity, status, language, location, "
+    "expected_result, actual_result, steps, known, auto_accepted, author_name, feature_id, "
+    "test_feature_id, section_id, exported_at, reported_at, external_idx, comments, "
+    "reproduction_authors"
+)
+MIGRATION_4 = [
+    """CREATE TABLE bugs_v4 (
+  id BIGINT PRIMARY KEY,
+  product_id BIGINT NOT NULL,
+  test_id BIGINT,
+  title VARCHAR,
+  severity VARCHAR,
+  status VARCHAR,
+  language VARCHAR,
+  location VARCHAR,
+  expected_result VARCHAR,
+  actual_result VARCHAR,
+  steps VARCHAR[],
+  known BOOLEAN,
+  auto_accepted BOOLEAN,
+  author_name VARCHAR,
+  feature_id BIGINT,
+  test_feature_id BIGINT,
+  section_id BIGINT,
+  exported_at TIMESTAMPTZ,
+  reported_at TIMESTAMPTZ,
+  external_idx VARCHAR,
+  comments STRUCT(id BIGINT, body VARCHAR, author_name VARCHAR, created_at TIMESTAMPTZ)[],
+  reproduction_authors VARCHAR[],
+  device_labels VARCHAR[],
+  synced_at TIMESTAMPTZ NOT NULL,
+  devices STRUCT(id BIGINT, category VARCHAR, vendor VARCHAR, operating_system VARCHAR,
+    operating_system_version VARCHAR, device VARCHAR, browsers VARCHAR[])[],
+  test_environment_id BIGINT,
+  test_environment_title VARCHAR,
+  attachment_count INTEGER
+)""",
+    f"INSERT INTO bugs_v4 ({_BUG_COLUMNS_3}, device_labels, synced_at) "
+    f"SELECT {_BUG_COLUMNS_3}, devices, synced_at FROM bugs",
+    "DROP TABLE bugs",
+    "ALTER TABLE bugs_v4 RENAME TO bugs",
+    "CREATE INDEX IF NOT EXISTS bugs_test ON bugs (test_id)",
+    "CREATE INDEX IF NOT EXISTS bugs_product ON bugs (product_id)",
+]
+
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "initial tables", MIGRATION_1),
     (2, "bug sync bookkeeping on tests", MIGRATION_2),
     (3, "records a sync had to leave out", MIGRATION_3),
+    (4, "bug devices as structs, test environment, attachments", MIGRATION_4),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

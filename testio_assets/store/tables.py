@@ -12,6 +12,10 @@ import pyarrow as pa
 TS = pa.timestamp("us", tz="UTC")
 COMMENT_TYPE = "STRUCT(id BIGINT, body VARCHAR, author_name VARCHAR, created_at TIMESTAMPTZ)[]"
 SECTIONS_TYPE = "STRUCT(id BIGINT, name VARCHAR)[]"
+DEVICES_TYPE = (
+    "STRUCT(id BIGINT, category VARCHAR, vendor VARCHAR, operating_system VARCHAR, "
+    "operating_system_version VARCHAR, device VARCHAR, browsers VARCHAR[])[]"
+)
 
 # Table -> column -> DuckDB type. Order is column order.
 TABLES: dict[str, dict[str, str]] = {
@@ -79,8 +83,12 @@ TABLES: dict[str, dict[str, str]] = {
         "external_idx": "VARCHAR",
         "comments": COMMENT_TYPE,
         "reproduction_authors": "VARCHAR[]",
-        "devices": "VARCHAR[]",
+        "device_labels": "VARCHAR[]",
         "synced_at": "TIMESTAMPTZ",
+        "devices": DEVICES_TYPE,
+        "test_environment_id": "BIGINT",
+        "test_environment_title": "VARCHAR",
+        "attachment_count": "INTEGER",
     },
     "features": {
         "id": "BIGINT",
@@ -163,6 +171,19 @@ _ARROW = {
                 ("body", pa.string()),
                 ("author_name", pa.string()),
                 ("created_at", TS),
+            ]
+        )
+    ),
+    DEVICES_TYPE: pa.list_(
+        pa.struct(
+            [
+                ("id", pa.int64()),
+                ("category", pa.string()),
+                ("vendor", pa.string()),
+                ("operating_system", pa.string()),
+                ("operating_system_version", pa.string()),
+                ("device", pa.string()),
+                ("browsers", pa.list_(pa.string())),
             ]
         )
     ),

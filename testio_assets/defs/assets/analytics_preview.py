@@ -1,5 +1,5 @@
-"""What a person sees of an analytics partition in the UI: a Markdown preview of its top
-rows and a few numbers the UI plots over time.
+"""What a person sees of an analytics materialization in the UI: a Markdown preview of the
+top rows, worst first, and the numbers the UI plots over time.
 
 Plain Python over the rows DuckDB returns (no pandas: pyarrow imports pandas whenever it is
 installed, 50 MiB in every process that builds a table, for a preview of ten rows)."""
@@ -7,7 +7,6 @@ installed, 50 MiB in every process that builds a table, for a preview of ten row
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
@@ -16,9 +15,11 @@ from dagster import MetadataValue
 from tabulate import tabulate
 
 from testio_assets.names import (
+    BUGS_BY_PLATFORM,
     FEATURE_QUALITY,
     PRODUCT_QUALITY_SUMMARY,
     QUALITY_BY_MONTH,
+    QUALITY_BY_WEEK,
     TESTER_ACTIVITY,
 )
 from testio_assets.store.merge import WriteCounts
@@ -26,48 +27,68 @@ from testio_assets.store.merge import WriteCounts
 Row = dict[str, Any]
 
 PREVIEW_ROWS = 10
+HEALTH_LEVEL = {"healthy": 0, "warning": 1, "critical": 2}
 
-# What "top rows" means per table: sort columns (descending unless named in ASCENDING).
+# What "top rows" means per table, worst first: sort columns (descending unless named in
+# ASCENDING); `health_level` is the summary's health as a number.
 TOP_BY = {
     FEATURE_QUALITY: ["severity_score", "bugs", "feature_id"],
     TESTER_ACTIVITY: ["bugs_reported", "tester"],
     QUALITY_BY_MONTH: ["month", "testing_type"],
-    PRODUCT_QUALITY_SUMMARY: ["product_id"],
+    QUALITY_BY_WEEK: ["week", "testing_type"],
+    BUGS_BY_PLATFORM: ["bugs_critical", "bugs", "operating_system"],
+    PRODUCT_QUALITY_SUMMARY: ["health_level", "rejection_rate", "product_id"],
 }
-ASCENDING = {"feature_id", "tester", "testing_type", "product_id"}
+ASCENDING = {"feature_id", "tester", "testing_type", "product_id", "operating_system"}
+_OVER_TIME = [
+    "testing_type", "tests_executed", "bugs", "bugs_critical", "severity_score",
+    "active_testers", "bugs_per_test", "rejection_rate", "review_rate",
+]  # fmt: skip
 
 # Columns shown in the preview (all of them would not fit a page).
 SHOWN = {
     FEATURE_QUALITY: [
-        "feature", "tests", "bugs", "bugs_critical", "bugs_high", "severity_score",
-        "overall_acceptance_rate", "rejection_rate", "last_bug_at", "never_tested",
+        "product_id", "feature", "tests", "bugs", "bugs_critical", "bugs_high",
+        "severity_score", "overall_acceptance_rate", "rejection_rate", "last_bug_at",
+        "never_tested",
     ],
     TESTER_ACTIVITY: [
-        "tester", "bugs_reported", "bugs_accepted", "bugs_auto_accepted", "bugs_rejected",
-        "bugs_critical", "reproductions", "comments", "last_activity_at",
+        "product_id", "tester", "bugs_reported", "bugs_accepted", "bugs_auto_accepted",
+        "bugs_rejected", "bugs_critical", "reproductions", "comments", "last_activity_at",
     ],
-    QUALITY_BY_MONTH: [
-        "month", "testing_type", "tests_executed", "bugs", "bugs_critical", "severity_score",
-        "active_testers", "overall_acceptance_rate", "rejection_rate", "review_rate",
+    QUALITY_BY_MONTH: ["product_id", "month", *_OVER_TIME],
+    QUALITY_BY_WEEK: ["product_id", "week", *_OVER_TIME],
+    BUGS_BY_PLATFORM: [
+        "product_id", "operating_system", "bugs", "bugs_critical", "bugs_accepted",
+        "bugs_rejected", "overall_acceptance_rate", "rejection_rate", "review_rate",
     ],
     PRODUCT_QUALITY_SUMMARY: [
         "product", "health", "health_reasons", "tests", "tests_executed", "tests_open",
         "last_test_at", "bugs", "bugs_critical", "bugs_high", "bugs_per_test",
-        "severity_score", "active_testers", "overall_acceptance_rate",
+        "known_bug_share", "severity_score", "active_testers", "overall_acceptance_rate",
         "active_acceptance_rate", "auto_acceptance_rate", "rejection_rate", "review_rate",
         "features", "features_never_tested",
     ],
 }  # fmt: skip
+# The summary's numbers the UI plots per product (a NULL rate is left out, not plotted 0).
+PLOTTED_RATES = (
+    "rejection_rate",
+    "auto_acceptance_rate",
+    "active_acceptance_rate",
+    "review_rate",
+    "bugs_per_test",
+    "known_bug_share",
+)
 
 
 def metadata_by_product(
     table: str, rows: Sequence[Row], counts: Mapping[int, WriteCounts]
 ) -> dict[int, dict[str, Any]]:
-    """Each product's materialization metadata: counts, a preview, figures. `rows`: the
-    products' rows of `analytics.<table>` (`store.analytics.rows_of`)."""
-    by_product: dict[int, list[Row]] = defaultdict(list)
+    """Each product's materialization metadata (the summary's partitions): counts, the
+    preview, the figures the UI plots."""
+    by_product: dict[int, list[Row]] = {pid: [] for pid in counts}
     for row in rows:
-        by_product[int(row["product_id"])].append(row)
+        by_product.setdefault(int(row["product_id"]), []).append(row)
     metadata = {}
     for pid, count in counts.items():
         product_rows = by_product.get(pid, [])
@@ -79,7 +100,7 @@ def metadata_by_product(
             "rows_updated": count.updated,
             "rows_removed": count.removed,
             "preview": MetadataValue.md(text),
-            **(_figures(table, product_rows) if product_rows else {}),
+            **(summary_figures(product_rows[0]) if product_rows else {}),
         }
     return metadata
 
@@ -87,11 +108,11 @@ def metadata_by_product(
 def run_metadata(
     table: str, rows: Sequence[Row], counts: Mapping[int, WriteCounts]
 ) -> dict[str, Any]:
-    """One materialization's metadata for a rebuild over many products: totals, and a
-    preview of the top rows among them."""
+    """One materialization's metadata for a rebuild over many products: totals, the
+    products, and a preview of the worst rows among them."""
     total_rows = next(iter(counts.values())).table_rows if counts else 0
     text = _markdown(table, rows, len(rows)) if rows else "(no rows)"
-    return {
+    metadata: dict[str, Any] = {
         "dagster/row_count": total_rows,
         "products_rebuilt": len(counts),
         "products": MetadataValue.json(sorted(counts)),
@@ -100,11 +121,29 @@ def run_metadata(
         "rows_removed": sum(c.removed for c in counts.values()),
         "preview": MetadataValue.md(text),
     }
+    if table == PRODUCT_QUALITY_SUMMARY:
+        for level in HEALTH_LEVEL:
+            metadata[f"products_{level}"] = sum(1 for r in rows if r["health"] == level)
+    return metadata
+
+
+def summary_figures(row: Row) -> dict[str, Any]:
+    """A product's health and rates as numbers, which the UI plots over time."""
+    figures: dict[str, Any] = {
+        "health": str(row["health"]),
+        "health_level": HEALTH_LEVEL.get(str(row["health"]), 0),
+        "accepted_bugs": int((row["bugs_accepted"] or 0) + (row["bugs_auto_accepted"] or 0)),
+        "features_never_tested": int(row["features_never_tested"] or 0),
+    }
+    for rate in PLOTTED_RATES:
+        if not _empty(row[rate]):
+            figures[rate] = MetadataValue.float(round(float(row[rate]), 4))
+    return figures
 
 
 def _top_rows(table: str, rows: Sequence[Row]) -> list[Row]:
-    """A product's first PREVIEW_ROWS rows by TOP_BY (empty values last), SHOWN columns."""
-    ranked = list(rows)
+    """The first PREVIEW_ROWS rows by TOP_BY (empty values last), SHOWN columns."""
+    ranked = [{**row, "health_level": HEALTH_LEVEL.get(str(row.get("health")), 0)} for row in rows]
     for column in reversed(TOP_BY[table]):  # stable sorts, least significant key first
         descending = column not in ASCENDING
         ranked.sort(key=lambda row, c=column: _sort_key(row[c], descending), reverse=descending)
@@ -142,6 +181,8 @@ def _printable(value: Any) -> Any:
         return None
     if isinstance(value, date):  # dates and times: the day is enough in a preview
         return value.strftime("%Y-%m-%d")
+    if isinstance(value, list | tuple):
+        return "; ".join(map(str, value)) or None
     return value
 
 
@@ -149,37 +190,6 @@ def _cell(value: Any) -> str:
     value = _printable(value)
     if value is None:
         return "-"
-    if isinstance(value, list | tuple):
-        return "; ".join(map(str, value)) or "-"
     if isinstance(value, float):
         return f"{value:.3g}"
     return str(value)
-
-
-def _figures(table: str, rows: Sequence[Row]) -> dict[str, Any]:
-    """Numbers worth a plot over time, for one product's rows."""
-    if table == FEATURE_QUALITY:
-        return {
-            "features_never_tested": _total(rows, "never_tested"),
-            "bugs": _total(rows, "bugs"),
-        }
-    if table == TESTER_ACTIVITY:
-        return {"testers": len(rows), "bugs_accepted": _total(rows, "bugs_accepted")}
-    if table == QUALITY_BY_MONTH:
-        return {"months": len({row["month"] for row in rows if row["month"] is not None})}
-    return _health_figures(rows[0])
-
-
-def _total(rows: Sequence[Row], column: str) -> int:
-    return int(sum(row[column] or 0 for row in rows))
-
-
-def _health_figures(row: Row) -> dict[str, Any]:
-    figures: dict[str, Any] = {
-        "accepted_bugs": int((row["bugs_accepted"] or 0) + (row["bugs_auto_accepted"] or 0)),
-        "features_never_tested": int(row["features_never_tested"] or 0),
-        "health": str(row["health"]),
-    }
-    if not _empty(row["rejection_rate"]):  # NULL (no bugs) is left out, not plotted as 0
-        figures["rejection_rate"] = MetadataValue.float(round(float(row["rejection_rate"]), 4))
-    return figures
