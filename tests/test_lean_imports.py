@@ -1,64 +1,73 @@
-"""Neither the sync nor its parse worker loads pandas or numpy.
+"""The processes that sync do not load pandas; a DataFrame asked for afterwards works.
 
-pyarrow imports numpy whenever it is installed, and pandas on its first conversion of a
-Python list: about 65 MiB in the sync process and again in its parse worker, for modules
-nothing here uses (docs/benchmarks.md, "Where the memory goes"). This fails when either
-comes back as a dependency, or when our code starts using them."""
+pandas is installed for users' DataFrames (`defs/io/tables.py`); pyarrow and DuckDB load
+it whenever they can, 107 MiB in every process that syncs (`testio_assets/lean.py`). This
+fails when our code, or a library, starts loading it during a sync."""
 
 from __future__ import annotations
 
-import asyncio
-import multiprocessing
+import json
+import subprocess
 import sys
-from concurrent.futures import ProcessPoolExecutor
-from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 
-from testio_assets.api.models import Bug
-from testio_assets.api.parsing import _shape_in_worker
-from testio_assets.defs.assets.analytics_preview import metadata_by_product
-from testio_assets.names import ANALYTICS
 from testio_assets.simulator.server import SimulatorServer
-from testio_assets.store.analytics import HealthThresholds, refresh, rows_of
-from testio_assets.store.database import DuckDBStore
-from testio_assets.store.rows import bug_rows
-from testio_assets.sync.engine import SyncPlan, sync_product_partitions
-from testio_assets.sync.products import sync_products
-from tests.conftest import client_for
+from tests.pipeline_helpers import ROOT
 
-UNUSED = ("pandas", "numpy")
+# A whole sync (catalogue, products with analytics, bug pages parsed in a worker process),
+# in a process of its own; then what it loaded, and a DataFrame read afterwards.
+SCRIPT = """
+import json, sys
+from dagster import DagsterInstance, Definitions
+from testio_assets.api.client import TestIOClient
+from testio_assets.commands.runs import run_sync
+from testio_assets.defs.pipeline import build_definitions
+from testio_assets.settings import Settings
+
+settings = Settings(api_token=sys.argv[1], base_url=sys.argv[2], duckdb_path=sys.argv[3])
+built = build_definitions(settings)
+client = TestIOClient(api_token=sys.argv[1], base_url=sys.argv[2], parse_in_worker_from=1)
+defs = Definitions(assets=built.assets, resources={**built.resources, "testio": client},
+                   executor=built.executor)
+with DagsterInstance.ephemeral() as instance:
+    summary = run_sync(defs, instance)
+during = "pandas" in sys.modules
+import duckdb
+with duckdb.connect(sys.argv[3], read_only=True) as conn:
+    frame = conn.execute("SELECT * FROM bugs").df()
+print(json.dumps({"failure": summary.failure, "pandas_during_sync": during,
+                  "frame": type(frame).__name__, "rows": len(frame)}))
+"""
 
 
-def _loaded() -> set[str]:
-    return {name for name in UNUSED if name in sys.modules}
-
-
-def _shape_then_loaded(body: bytes) -> set[str]:
-    """What the parse worker runs for a bug page, then which of UNUSED it has loaded."""
-    _shape_in_worker(body, "bugs", Bug, partial(bug_rows, 1, now=datetime.now(UTC)))
-    return _loaded()
-
-
-def test_a_sync_with_analytics_and_its_parse_worker_load_neither_pandas_nor_numpy(
+def test_a_sync_and_its_parse_worker_do_not_load_pandas(
     simulator: SimulatorServer, tmp_path: Path
 ) -> None:
-    client = client_for(simulator, parse_in_worker_from=1)
-    store = DuckDBStore(path=str(tmp_path / "lean.duckdb"))
-    now = datetime.now(UTC)
-    asyncio.run(sync_products(client, store, now))
-    ids = [p.id for p in simulator.account.active_products()]
-    plan = SyncPlan(ids, frozenset({"tests", "bugs", "features", "users"}), now)
-    assert not asyncio.run(sync_product_partitions(client, store, plan)).failures
-    for table in ANALYTICS:
-        counts = store.write(refresh, table, ids, HealthThresholds())
-        previews = metadata_by_product(table, store.read(rows_of, table, ids), counts)
-        assert all(previews[pid]["preview"].value for pid in ids)
-    assert _loaded() == set()
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, simulator.token, simulator.base_url,
+         str(tmp_path / "lean.duckdb")],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["failure"] is None
+    assert found["pandas_during_sync"] is False
+    assert found["frame"] == "DataFrame" and found["rows"] == simulator.account.counts()["bugs"]
 
-    account = simulator.account
-    bugs = next(bugs for bugs in account.bugs_by_test.values() if bugs)
-    body = b'{"bugs":[' + b",".join(account.encoded_bug(b) for b in bugs) + b"]}"
-    spawn = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(1, mp_context=spawn) as worker:
-        assert worker.submit(_shape_then_loaded, body).result(60) == set()
+
+def test_the_parse_worker_never_loads_pandas() -> None:
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from testio_assets.lean import never_pandas
+
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=never_pandas) as pool:
+        assert pool.submit(_import_pandas).result(60) == "ImportError"
+
+
+def _import_pandas() -> str:
+    try:
+        import pandas  # noqa: F401
+    except ImportError:
+        return "ImportError"
+    return "imported"

@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from testio_assets.api.models import ApiModel
 from testio_assets.api.validation import Rejected, validate_list
+from testio_assets.lean import never_pandas
 from testio_assets.timings import WORKER_RSS, own_peak_rss_mib, record_peak
 
 ModelT = TypeVar("ModelT", bound=ApiModel)
@@ -83,7 +84,9 @@ class BodyParser:
         if use_worker:
             # A fresh interpreter, not a fork: this process runs threads (Dagster's, the
             # database session's) whose locks a fork would copy in whatever state.
-            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(
+                1, mp_context=multiprocessing.get_context("spawn"), initializer=never_pandas
+            )
             self._pool.submit(_ready)  # start importing now, while the first pages load
 
     def records(self, content: bytes, key: str, model: type[ModelT]) -> Parsed[list[ModelT]]:

@@ -32,6 +32,7 @@ from testio_assets.defs.automation.partitions import (
     range_tags,
     sync_partitions,
 )
+from testio_assets.lean import without_pandas
 from testio_assets.names import FEATURES, PER_PRODUCT, PRODUCTS, analytics_of
 from testio_assets.store.analytics import analytics_counts
 from testio_assets.store.database import DuckDBStore, StoreError, lock_waits
@@ -90,7 +91,9 @@ def _sync(
     summary: SyncSummary,
 ) -> None:
     instance = runner.instance
-    with store.writing():  # checks the file's source before any API call
+    # The database held for the whole sync (its source checked before any API call); no
+    # pandas in this process while it syncs (lean.py).
+    with without_pandas(), store.writing():
         stored = store.read(active_product_ids)
         if product_ids and stored:
             _chosen(product_ids, [str(pid) for pid in stored])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dagster import EnvVar
 
 from testio_assets.api.client import TestIOClient
+from testio_assets.defs.frames import ProductFrames
 from testio_assets.settings import Settings
 from testio_assets.store.database import DuckDBStore
 from testio_assets.store.source import Source
@@ -69,4 +70,10 @@ def build_store(settings: Settings, for_dagster: bool = True) -> DuckDBStore:
 
 
 def build_resources(settings: Settings) -> dict[str, object]:
-    return {"testio": build_client(settings), "store": build_store(settings)}
+    """The client, the store, and `testio_frames` for your own assets (`frames.py`)."""
+    store = build_store(settings)
+    return {
+        "testio": build_client(settings),
+        "store": store,
+        "testio_frames": ProductFrames(store=store),
+    }

@@ -49,6 +49,7 @@ from testio_assets.defs.assets.recording import DEFAULT_WINDOW
 from testio_assets.defs.assets.step_sync import StepPlan, StepResult, sync_and_record
 from testio_assets.defs.automation.orphan_runs import record_process
 from testio_assets.defs.automation.partitions import product_partitions
+from testio_assets.lean import without_pandas
 from testio_assets.names import BUGS, DUCKDB_POOL, FEATURES, PER_PRODUCT, PRODUCTS, TESTS, USERS
 from testio_assets.store.analytics import HealthThresholds
 from testio_assets.store.database import DuckDBStore
@@ -145,7 +146,8 @@ def build_product_data_asset(
         record_process(context.instance, context.run_id)
         plan = StepPlan.of(context, config, ttl, record_every, event_batches)
         result = StepResult()
-        with store.writing():  # one connection for the whole step, published at its end
+        # One database connection for the whole step, published at its end; no pandas.
+        with without_pandas(), store.writing():
             if plan.syncs:
                 result = yield from sync_and_record(context, plan, testio, store)
             yield from _analytics(context, store, thresholds, plan, result)

@@ -21,6 +21,7 @@ from testio_assets.defs.assets.checks import check_specs, result, wanted_checks
 from testio_assets.defs.assets.descriptions import DESCRIPTIONS
 from testio_assets.defs.assets.metadata import GROUP, KINDS, OWNERS, report_metadata, table_metadata
 from testio_assets.defs.automation.orphan_runs import record_process
+from testio_assets.lean import without_pandas
 from testio_assets.names import DUCKDB_POOL, PRODUCTS
 from testio_assets.store.database import DuckDBStore
 from testio_assets.sync.products import check_catalogue, sync_products
@@ -54,7 +55,8 @@ def build_products_asset() -> AssetsDefinition:
         wanted = wanted_checks(context.selected_asset_check_keys).get(PRODUCTS, frozenset())
         now = datetime.now(UTC)
         try:
-            with store.writing():  # one connection for the step, published at its end
+            # One database connection for the step, published at its end; no pandas.
+            with without_pandas(), store.writing():
                 if context.selected_asset_keys:
                     report = asyncio.run(sync_products(testio, store, now, wanted))
                 else:  # the checks alone, on what is stored
