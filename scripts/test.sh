@@ -17,4 +17,7 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
 fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-.venv/bin/python -m pytest "$@"
+# The definitions load the `dg` way (the simulator stands in for a token here).
+TESTIO_SIMULATOR=1 .venv/bin/dg check defs
+# Two workers: most tests wait on loopback HTTP or subprocesses, so two share two cores well.
+.venv/bin/python -m pytest -n "${TEST_WORKERS:-2}" --dist worksteal "$@"

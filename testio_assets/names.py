@@ -55,5 +55,9 @@ DUCKDB_POOL = "duckdb"
 # The run tag holding a product step's API requests, partitions recorded or not.
 REQUESTS_TAG = "testio/api_requests"
 
+# The run tag with the launching process's settings digest (settings.settings_digest): a
+# run whose own settings differ says so in its log (defs/launch_tags.py).
+SETTINGS_TAG = "testio/settings"
+
 # How often a refresh records an unchanged partition anyway (TESTIO_RECORD_EVERY_HOURS).
 DEFAULT_RECORD_EVERY_HOURS = 24.0

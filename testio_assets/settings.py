@@ -8,6 +8,8 @@ variable means "use the default".
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -244,6 +246,18 @@ def _shown(field: FieldInfo, value: str) -> str:
     if "://" in value:
         return redact_url(value)
     return "<hidden>"
+
+
+def settings_digest(settings: Settings) -> str:
+    """A short fingerprint of every setting, to tell whether two processes run with the
+    same ones. Secrets count only as set or not (and the catalog URL without its
+    password): the digest reveals nothing of them."""
+    values = settings.model_dump(by_alias=True)
+    values["TESTIO_API_TOKEN"] = bool(settings.api_token)
+    if settings.ducklake_catalog:
+        values["TESTIO_DUCKLAKE_CATALOG"] = redact_url(settings.ducklake_catalog)
+    text = json.dumps(values, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def redact_url(url: str) -> str:

@@ -311,6 +311,24 @@ def test_health_follows_each_of_the_four_indicators_at_its_thresholds(
             assert reasons[0].startswith(f"{expected}: ") and label in reasons[0], reasons
 
 
+# Columns that name what a row is about rather than measure it.
+KEYS = {"product_id", "product", "feature_id", "feature", "tester", "operating_system"}
+KEYS |= {"month", "week", "testing_type"}
+
+
+def test_the_readme_defines_every_analytics_measure(synced_db: Path) -> None:
+    """The README's analytics section names every table and defines every column."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme.split("## Analytics", 1)[1].split("\n## ", 1)[0]
+    measures = section.split("| measure | definition |", 1)[1].split("\n\n", 1)[0]
+    defined = set(re.findall(r"`([a-z_]+)`", measures))
+    for table in ANALYTICS:
+        assert f"`analytics.{table}`" in section, table
+        columns = {r["column_name"] for r in rows(synced_db, f"DESCRIBE analytics.{table}")}
+        undefined = columns - KEYS - defined
+        assert not undefined, f"analytics.{table}: {sorted(undefined)} not in the README"
+
+
 def test_an_older_table_shape_is_rebuilt_for_every_product(synced_db: Path) -> None:
     db = synced_db
     before = query(db, "SELECT * FROM analytics.feature_quality ORDER BY feature_id")

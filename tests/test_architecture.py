@@ -1,8 +1,11 @@
 """The shape of the code: small modules, short functions, and imports that only go down.
 
-The layers, top to bottom: the assembly (definitions, resources, commands), then the
-Dagster definitions (`assets/`, `automation/`), the engine (`sync/`), the API client and
-the store (`api/`, `store/`), and the settings and names everything shares.
+The layers, top to bottom (docs/architecture.md draws them): the command line
+(`cli.py`, `commands/`), the Dagster definitions (`definitions.py`, `defs/`), the optional
+instance plugin (`instance/`), the engine (`sync/`), the checks' logic (`checks/`), the API
+client and the store (`api/`, `store/`), and what everything shares (settings, names,
+timings, lean). The simulator is beside them: the demo and the tests use it, and the
+code reaches it only when it was asked for.
 """
 
 from __future__ import annotations
@@ -16,32 +19,32 @@ PACKAGE = Path(__file__).resolve().parents[1] / "testio_assets"
 MAX_MODULE_LINES = 350
 MAX_FUNCTION_LINES = 60
 
-BOTTOM = {"settings", "names", "timings", "gc_tuning"}
+BOTTOM = {"settings", "names", "timings", "lean"}
+ENGINE = {"api", "store", "sync", "checks"}
 # What each part may import from the project, besides itself and the bottom layer.
 ALLOWED: dict[str, set[str]] = {
-    # The settings check a simulator profile's name: `profiles` is plain data.
-    "settings": {"simulator.profiles"},
+    "settings": set(),
     "names": set(),
     "timings": set(),
-    "gc_tuning": set(),
+    "lean": set(),
     "api": set(),
     # The store turns parsed API records into rows: it knows the models, not the client.
-    "store": {"api.models"},
+    "store": {"api.models", "api.bug_parts"},
     "checks": {"store"},
     "sync": {"api", "store", "checks"},
-    "automation": {"api", "store", "sync", "checks"},
-    # Assets address partitions, and record which process runs a DuckDB step.
-    "assets": {
-        "api",
-        "store",
-        "sync",
-        "checks",
-        "automation.partitions",
-        "automation.orphan_runs",
-        "automation.partition_records",
-    },
+    # The definitions use the engine; the simulator only when asked for (resources.py),
+    # the plugin only when the instance uses it (check_events.py).
+    "defs": ENGINE | {"simulator.embedded", "instance.check_targets"},
+    "definitions": {"defs"},
+    # The plugin knows Dagster's storage, and which check evaluations the steps record.
+    "instance": {"defs.assets.check_events"},
+    "commands": ENGINE | {"defs", "simulator", "instance"},
+    "cli": {"commands"},
     "simulator": {"api.client"},
 }
+# The engine's modules that are Dagster resources (configuration, the UI shows them);
+# no other engine module imports Dagster.
+DAGSTER_IN_ENGINE = {"api/client.py", "store/database.py"}
 
 
 def modules() -> list[Path]:
@@ -93,6 +96,46 @@ def test_imports_only_go_down(part: str) -> None:
             if not any(name == a or name.startswith(a + ".") for a in allowed):
                 wrong.append(f"{module} imports {name}")
     assert not wrong, wrong
+
+
+def test_the_engine_does_not_import_dagster() -> None:
+    found = set()
+    for path in modules():
+        relative = path.relative_to(PACKAGE)
+        if relative.parts[0] not in ENGINE:
+            continue
+        imported = {f"testio_assets.{n}" for n in project_imports(path)} | _all_imports(path)
+        if any(name == "dagster" or name.startswith("dagster.") for name in imported):
+            found.add(str(relative))
+    assert found == DAGSTER_IN_ENGINE
+
+
+def test_private_dagster_names_only_in_the_plugin() -> None:
+    """`dagster._…` imports live in `instance/` alone (its modules say why)."""
+    root = PACKAGE.parent
+    offenders = []
+    for folder in ("testio_assets", "tools", "tests", "examples"):
+        for path in sorted((root / folder).rglob("*.py")):
+            if path.is_relative_to(PACKAGE / "instance"):
+                continue
+            if any(n.startswith("dagster._") for n in _all_imports(path)):
+                offenders.append(str(path.relative_to(root)))
+    assert not offenders, offenders
+
+
+def test_the_package_holds_no_bench_or_soak_code() -> None:
+    names = {p.stem for p in modules()} | {p.name for p in PACKAGE.rglob("*") if p.is_dir()}
+    assert not {n for n in names if "bench" in n or "soak" in n or "throwaway" in n}
+
+
+def _all_imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return names
 
 
 def test_no_sql_outside_the_store() -> None:

@@ -189,3 +189,49 @@ def test_the_images_command_serves_the_code_location(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait(30)
+
+
+def helm_values() -> dict[str, Any]:
+    return yaml.safe_load((DEPLOY / "helm" / "values.yaml").read_text())
+
+
+def test_the_helm_values_run_the_image_module_with_one_secret_everywhere() -> None:
+    """The chart itself is not on this machine (docs/deploy.md says the values are unverified):
+    what is checked is that they agree with the image and among themselves."""
+    values = helm_values()
+    (deployment,) = values["dagster-user-deployments"]["deployments"]
+    cmd = next(line for line in dockerfile() if line.startswith("CMD"))
+    module = cmd.split('"-m", "')[1].split('"')[0]
+    assert deployment["dagsterApiGrpcArgs"] == ["-m", module]
+    secret = [{"name": "testio-assets-settings"}]
+    launcher = values["runLauncher"]["config"]["k8sRunLauncher"]
+    assert values["runLauncher"]["type"] == "K8sRunLauncher"
+    for part in (values["dagsterWebserver"], values["dagsterDaemon"], deployment, launcher):
+        assert part["envSecrets"] == secret
+    # Runs mount the same volume at the same place as the code location, same file.
+    assert launcher["volumes"] == deployment["volumes"]
+    assert launcher["volumeMounts"] == deployment["volumeMounts"]
+    path = deployment["env"]["TESTIO_DUCKDB_PATH"]
+    assert f"TESTIO_DUCKDB_PATH={path}" in launcher["envVars"]
+    assert path.startswith(deployment["volumeMounts"][0]["mountPath"] + "/")
+    # No secret in the values file itself.
+    text = (DEPLOY / "helm" / "values.yaml").read_text()
+    assert "TESTIO_API_TOKEN" not in text.replace("# ", "")
+    assert not re.search(r"^\s*postgresqlPassword:", text, re.MULTILINE)
+
+
+def test_the_lake_override_puts_its_catalog_in_the_dagster_server_and_every_container() -> None:
+    override = yaml.safe_load((DEPLOY / "docker-compose.lake.yaml").read_text())
+    services = override["services"]
+    base = compose()["services"]
+    assert set(services) <= set(base)
+    for name in ("code", "webserver", "daemon"):
+        catalog = services[name]["environment"]["TESTIO_DUCKLAKE_CATALOG"]
+        assert catalog.startswith("postgresql://dagster:${POSTGRES_PASSWORD:?")
+        assert catalog.endswith("@postgres:5432/testio_lake")
+    init = services["postgres"]["volumes"][0].split(":")[0]
+    sql = (DEPLOY / init.removeprefix("./") / "testio-lake.sql").read_text()
+    assert "CREATE DATABASE testio_lake OWNER dagster" in sql
+    # Runs get the lake's settings from the daemon's environment (run launcher env_vars).
+    launched = set(instance_settings()["run_launcher"]["config"]["env_vars"])
+    assert {"TESTIO_DUCKLAKE_CATALOG", "TESTIO_DUCKLAKE_DATA_PATH"} <= launched

@@ -37,7 +37,7 @@ def test_credentials_are_dropped_at_parse_time() -> None:
 
 
 def test_a_bug_keeps_its_devices_environment_and_attachments_without_credentials() -> None:
-    from testio_assets.api.models import device_record
+    from testio_assets.api.bug_parts import device_record
 
     body = json.loads((EXAMPLES / "bugResponse.json").read_text())
     bug = Bug.model_validate(body["bug"])

@@ -337,3 +337,35 @@ def test_bug_pages_parsed_in_a_worker_process_store_the_same_rows(
     assert in_worker == in_process and len(in_process) == simulator.account.counts()["bugs"] - 1
     assert bad.id not in {row[0] for row in in_worker}
     assert skipped[0] == skipped[1] and f"id {bad.id}" in skipped[1][0]
+
+
+def test_a_run_requested_with_other_settings_says_so_in_its_log(
+    simulator: SimulatorServer, db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run worker that did not receive every setting computes with others than the
+    process that requested the run (defs/launch_tags.py): its log says so."""
+    from dagster import AssetSelection, materialize
+
+    from testio_assets.defs.pipeline import build_definitions
+    from testio_assets.names import PRODUCTS, SETTINGS_TAG
+    from testio_assets.settings import Settings, settings_digest
+
+    monkeypatch.setenv("TESTIO_API_TOKEN", simulator.token)
+    settings = Settings(api_token=simulator.token, base_url=simulator.base_url, duckdb_path=str(db))
+    defs = build_definitions(settings)
+    ours, other = settings_digest(settings), "0" * 12
+    warnings = {}
+    for digest in (ours, other):
+        with DagsterInstance.ephemeral() as instance:
+            result = materialize(
+                list(defs.assets or []),
+                selection=AssetSelection.assets(PRODUCTS),
+                instance=instance,
+                resources=defs.resources,
+                tags={SETTINGS_TAG: digest},
+            )
+            assert result.success
+            logs = instance.all_logs(result.run_id)
+            warnings[digest] = [e.message for e in logs if "settings differ" in e.message]
+    assert warnings[ours] == []
+    assert len(warnings[other]) == 1 and other in warnings[other][0]

@@ -12,7 +12,9 @@ import duckdb
 import httpx
 import pytest
 
+from testio_assets.settings import load_settings, settings_digest
 from tests.pipeline_helpers import BIN, ROOT, process_env
+from tools.bench.instance import instance_yaml
 from tools.ports import free_loopback_port
 
 pytestmark = pytest.mark.slow
@@ -32,7 +34,7 @@ def read_db(path: Path, sql: str, timeout: float = 60) -> list[tuple]:
 
 
 def test_sensor_preview_requests_stale_and_skips_fresh_products(tmp_path: Path) -> None:
-    env = process_env(tmp_path)
+    env = process_env(tmp_path, TESTIO_SIMULATOR="1")
     sync = subprocess.run(
         [str(BIN / "testio-assets"), "sync"],
         env=env,
@@ -49,6 +51,8 @@ def test_sensor_preview_requests_stale_and_skips_fresh_products(tmp_path: Path) 
         "stale_features_sensor",
         "-w",
         str(ROOT / "workspace.yaml"),
+        "--location",
+        "testio_assets",
     ]
     fresh = subprocess.run(preview, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert "0 stale, 0 requested, 5 fresh" in fresh.stdout + fresh.stderr
@@ -120,26 +124,37 @@ def backfill_through_the_daemon(port: int, partitions: list[str], timeout: float
         time.sleep(2)
 
 
-@pytest.mark.parametrize(
-    ("command", "storage"),
-    [("dg dev", "sqlite"), ("dg dev", "postgres"), ("dagster dev", "sqlite")],
-)
-def test_dagster_dev_ticks_sensors_fills_tables_backfills_and_stops_cleanly(
-    tmp_path: Path, command: str, storage: str, request: pytest.FixtureRequest
+RUNS_AND_TICKS = """
+from dagster import DagsterInstance
+i = DagsterInstance.get()
+for t in i.all_instigator_state():
+    print("tick", t.name, len(i.get_ticks(t.instigator_origin_id, t.selector_id)))
+for r in i.get_run_records():
+    warned = any("settings differ" in e.message for e in i.all_logs(r.dagster_run.run_id))
+    tags = r.dagster_run.tags
+    print("run", tags.get("testio/trigger", "-"), tags.get("testio/settings", "-"), warned)
+"""
+
+
+@pytest.mark.parametrize("storage", ["sqlite", "postgres-stock"])
+def test_dg_dev_ticks_sensors_fills_tables_backfills_and_stops_cleanly(
+    tmp_path: Path, storage: str, request: pytest.FixtureRequest
 ) -> None:
-    """`dg dev` (the quick start's) with either storage, and `dagster dev -w workspace.yaml`
-    for those who keep using it."""
+    """`dg dev -w workspace.yaml` (the quick start's) on Dagster's own SQLite and
+    PostgreSQL storage; the runs the daemon launches see the settings it sees."""
     port = free_loopback_port()
-    extra = {}
-    if storage == "postgres":
+    # A setting away from its default, which every launched run must see as well.
+    extra = {"TESTIO_SIMULATOR": "1", "TESTIO_RECORD_EVERY_HOURS": "5"}
+    if storage == "postgres-stock":
         from tests.conftest import postgres_database
 
         extra["TESTIO_DAGSTER_POSTGRES_URL"] = postgres_database(request)
     env = process_env(tmp_path, **extra)
+    (tmp_path / "home" / "dagster.yaml").write_text(instance_yaml(storage))
     log = (tmp_path / "dagster-dev.log").open("w")
     process = subprocess.Popen(
         [
-            str(BIN / command.split()[0]),
+            str(BIN / "dg"),
             "dev",
             "-w",
             str(ROOT / "workspace.yaml"),
@@ -185,23 +200,23 @@ def test_dagster_dev_ticks_sensors_fills_tables_backfills_and_stops_cleanly(
         log_text = (tmp_path / "dagster-dev.log").read_text()
         assert answered, log_text[-3000:]
         assert filled, log_text[-3000:]
-        ticks = subprocess.run(
-            [
-                str(BIN / "python"),
-                "-c",
-                "from dagster import DagsterInstance\n"
-                "i = DagsterInstance.get()\n"
-                "for t in i.all_instigator_state():\n"
-                "    print(t.name, len(i.get_ticks(t.instigator_origin_id, t.selector_id)))",
-            ],
+        found = subprocess.run(
+            [str(BIN / "python"), "-c", RUNS_AND_TICKS],
             env=env,
             capture_output=True,
             text=True,
             timeout=60,
         )
-        ticked = dict(line.split() for line in ticks.stdout.splitlines() if line.strip())
-        assert int(ticked.get("product_discovery_sensor", 0)) >= 1, ticks.stdout + ticks.stderr
-        assert int(ticked.get("stale_features_sensor", 0)) >= 1, ticks.stdout + ticks.stderr
+        lines = [line.split() for line in found.stdout.splitlines()]
+        ticked = {line[1]: int(line[2]) for line in lines if line[0] == "tick"}
+        assert ticked.get("product_discovery_sensor", 0) >= 1, found.stdout + found.stderr
+        assert ticked.get("stale_features_sensor", 0) >= 1, found.stdout + found.stderr
+        # Every run a sensor launched carries the daemon's settings, and its worker had the
+        # same ones (no warning in its log).
+        digest = settings_digest(load_settings(env))
+        launched = [line for line in lines if line[0] == "run" and line[1].endswith("_sensor")]
+        assert launched, found.stdout
+        assert all(line[2] == digest and line[3] == "False" for line in launched), found.stdout
         # A multi-partition backfill, as from the UI: one run (single-run backfill policy).
         backfill = backfill_through_the_daemon(port, ["1001", "1002", "1003"], timeout=180)
         assert backfill["status"] == "COMPLETED_SUCCESS", backfill
@@ -219,5 +234,5 @@ def test_dagster_dev_ticks_sensors_fills_tables_backfills_and_stops_cleanly(
         log.close()
     output = (tmp_path / "dagster-dev.log").read_text()
     assert code in (0, -signal.SIGINT, 130), output[-3000:]
-    if command == "dg dev":  # the quick start's command prints no deprecation warning
-        assert "SupersessionWarning" not in output and "DeprecationWarning" not in output
+    # The quick start's command prints no deprecation warning.
+    assert "SupersessionWarning" not in output and "DeprecationWarning" not in output

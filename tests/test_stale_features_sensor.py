@@ -196,14 +196,25 @@ def test_a_tick_over_5000_partitions_is_fast(instance: DagsterInstance) -> None:
 
 
 def test_the_partition_tags_are_dagsters_own() -> None:
-    """Our literal run-tag names must be the ones Dagster reads (fails on a rename)."""
-    from dagster._core.storage import tags
+    """Our literal run-tag names must be the ones Dagster reads (fails on a rename): a run
+    tagged with them is a run over that partition range, and Dagster tags a
+    one-partition run with ours."""
+    from dagster import StaticPartitionsDefinition, asset, materialize
 
     from testio_assets.defs.automation import partitions
 
-    assert partitions.PARTITION_TAG == tags.PARTITION_NAME_TAG
-    assert partitions.RANGE_START_TAG == tags.ASSET_PARTITION_RANGE_START_TAG
-    assert partitions.RANGE_END_TAG == tags.ASSET_PARTITION_RANGE_END_TAG
+    seen = []
+
+    # `context` unannotated: under postponed annotations Dagster cannot resolve a local one.
+    @asset(partitions_def=StaticPartitionsDefinition(["a", "b", "c"]))
+    def ranged(context) -> None:  # type: ignore[no-untyped-def]
+        seen.append(context.partition_key_range)
+
+    tags = {partitions.RANGE_START_TAG: "a", partitions.RANGE_END_TAG: "b"}
+    materialize([ranged], tags=tags)
+    assert (seen[0].start, seen[0].end) == ("a", "b")
+    one = materialize([ranged], partition_key="c")
+    assert one.dagster_run.tags[partitions.PARTITION_TAG] == "c"
 
 
 def simulate_ticks(

@@ -9,34 +9,24 @@ not declared anywhere, so they are dropped at parse time and cannot reach storag
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
-from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
+
+from testio_assets.api.bug_parts import (
+    BugComment,
+    BugDevice,
+    BugEnvironment,
+    BugPerson,
+    BugRef,
+    BugReproduction,
+    count_of,
+    environment_of,
+    steps_to_list,
+)
+from testio_assets.api.fields import UtcDatetime, none_to_list
 
 FINAL_TEST_STATUSES = frozenset({"archived", "cancelled"})
-
-
-def _to_utc(value: Any) -> datetime | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, str):
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    else:
-        raise ValueError(f"not a timestamp: {value!r}")
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-UtcDatetime = Annotated[datetime | None, BeforeValidator(_to_utc)]
-
-
-def _none_to_list(value: Any) -> Any:
-    return [] if value is None else value
 
 
 class ApiModel(BaseModel):
@@ -61,8 +51,8 @@ class Product(ApiModel):
     description: str | None = None
     type: str | None = None
     default_section_id: int | None = None
-    sections: Annotated[list[Section], BeforeValidator(_none_to_list)] = Field(default_factory=list)
-    sections_with_default: Annotated[list[Section], BeforeValidator(_none_to_list)] = Field(
+    sections: Annotated[list[Section], BeforeValidator(none_to_list)] = Field(default_factory=list)
+    sections_with_default: Annotated[list[Section], BeforeValidator(none_to_list)] = Field(
         default_factory=list
     )
 
@@ -112,7 +102,7 @@ class ExploratoryTest(ApiModel):
     submitted_by: str | None = None
     section: Section | None = None
     product: Named | None = None
-    features: Annotated[list[TestFeatureRef], BeforeValidator(_none_to_list)] = Field(
+    features: Annotated[list[TestFeatureRef], BeforeValidator(none_to_list)] = Field(
         default_factory=list
     )
     test_environment: TestEnvironment | None = None
@@ -121,100 +111,6 @@ class ExploratoryTest(ApiModel):
     def can_change(self) -> bool:
         """Final tests (archived, cancelled) never change; unknown statuses might."""
         return (self.status or "").lower() not in FINAL_TEST_STATUSES
-
-
-# The parts of a bug are typed dicts, not models: a bug carries dozens of them (comments,
-# reproductions, devices with five names each), and building a model object for each
-# costs more than twice as much as validating the same shape into dicts.
-
-
-class BugRef(TypedDict, total=False):
-    """A reference inside a bug (test, feature, product, section, a device's names)."""
-
-    id: int | None
-    title: str | None
-    name: str | None
-
-
-class BugPerson(TypedDict, total=False):
-    name: str | None
-
-
-class BugComment(TypedDict, total=False):
-    id: int | None
-    body: str | None
-    author: BugPerson | None
-    created_at: UtcDatetime
-
-
-class BugReproduction(TypedDict, total=False):
-    id: int | None
-    author: BugPerson | None
-    created_at: UtcDatetime
-
-
-class BugDevice(TypedDict, total=False):
-    id: int | None
-    category: BugRef | None
-    vendor: BugRef | None
-    operating_system: BugRef | None
-    operating_system_version: BugRef | None
-    device: BugRef | None
-    browsers: list[BugRef] | None
-
-
-DEVICE_PARTS = ("category", "vendor", "operating_system", "operating_system_version", "device")
-
-
-def device_record(device: BugDevice) -> dict[str, Any]:
-    """A device as the store keeps it: its id, each part's name, the browsers' names."""
-    record: dict[str, Any] = {"id": device.get("id")}
-    for part in DEVICE_PARTS:
-        record[part] = (device.get(part) or {}).get("name")
-    browsers = device.get("browsers") or []
-    record["browsers"] = [name for b in browsers if b and (name := b.get("name"))]
-    return record
-
-
-class BugEnvironment(TypedDict, total=False):
-    """The bug's test environment: only what may be stored (credentials are dropped)."""
-
-    id: int | None
-    title: str | None
-
-
-def _environment(value: Any) -> Any:
-    if not isinstance(value, dict):
-        return None
-    return {"id": value.get("id"), "title": value.get("title")}  # never username/password
-
-
-def _count(value: Any) -> int:
-    return len(value) if isinstance(value, list) else 0
-
-
-def device_label(device: BugDevice) -> str:
-    """ "Vendor Device OS Version", from whichever of those names the API sent."""
-    names = (
-        (device.get(part) or {}).get("name")
-        for part in ("vendor", "device", "operating_system", "operating_system_version")
-    )
-    return " ".join(name for name in names if name) or "unknown device"
-
-
-def ref_id(ref: BugRef | BugPerson | None, field: str = "id") -> Any:
-    """A field of an optional reference (`None` when the reference or the field is)."""
-    return ref.get(field) if ref else None
-
-
-def _steps_to_list(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [line.strip() for line in value.splitlines() if line.strip()]
-    if isinstance(value, list):
-        return [str(item) for item in value if item is not None]
-    raise ValueError(f"steps must be a string or a list, got {type(value).__name__}")
 
 
 class Bug(ApiModel):
@@ -226,30 +122,28 @@ class Bug(ApiModel):
     location: str | None = None
     expected_result: str | None = None
     actual_result: str | None = None
-    steps: Annotated[list[str], BeforeValidator(_steps_to_list)] = Field(default_factory=list)
+    steps: Annotated[list[str], BeforeValidator(steps_to_list)] = Field(default_factory=list)
     known: bool | None = None
     auto_accepted: bool | None = None
     exported_at: UtcDatetime = None
     reported_at: UtcDatetime = None
     external_idx: str | None = None
     author: BugPerson | None = None
-    comments: Annotated[list[BugComment], BeforeValidator(_none_to_list)] = Field(
+    comments: Annotated[list[BugComment], BeforeValidator(none_to_list)] = Field(
         default_factory=list
     )
-    reproductions: Annotated[list[BugReproduction], BeforeValidator(_none_to_list)] = Field(
+    reproductions: Annotated[list[BugReproduction], BeforeValidator(none_to_list)] = Field(
         default_factory=list
     )
-    devices: Annotated[list[BugDevice], BeforeValidator(_none_to_list)] = Field(
-        default_factory=list
-    )
+    devices: Annotated[list[BugDevice], BeforeValidator(none_to_list)] = Field(default_factory=list)
     test: BugRef | None = None
     feature: BugRef | None = None
     test_feature: BugRef | None = None
     product: BugRef | None = None
     section: BugRef | None = None
     # Credentials (`username`, `password`, `access`) are dropped as the payload is parsed.
-    test_environment: Annotated[BugEnvironment | None, BeforeValidator(_environment)] = None
-    attachment_count: Annotated[int, BeforeValidator(_count)] = Field(
+    test_environment: Annotated[BugEnvironment | None, BeforeValidator(environment_of)] = None
+    attachment_count: Annotated[int, BeforeValidator(count_of)] = Field(
         default=0, validation_alias="attachments"
     )
 
@@ -312,7 +206,7 @@ class TestCase(ApiModel):
     title: str | None = None
     feature_id: int | None = None
     target_idx: str | None = None
-    steps: Annotated[list[TestCaseStep], BeforeValidator(_none_to_list)] = Field(
+    steps: Annotated[list[TestCaseStep], BeforeValidator(none_to_list)] = Field(
         default_factory=list
     )
 
@@ -323,7 +217,7 @@ class TestCaseTest(ApiModel):
     start_at: UtcDatetime = None
     end_at: UtcDatetime = None
     report_language: str | None = None
-    test_cases: Annotated[list[TestCase], BeforeValidator(_none_to_list)] = Field(
+    test_cases: Annotated[list[TestCase], BeforeValidator(none_to_list)] = Field(
         default_factory=list
     )
     test_environment: TestEnvironment | None = None

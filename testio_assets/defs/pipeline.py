@@ -23,33 +23,35 @@ from testio_assets.defs.automation.sensors import (
     build_stale_features_sensor,
 )
 from testio_assets.defs.resources import build_resources
-from testio_assets.settings import Settings, load_settings
+from testio_assets.settings import Settings, load_settings, settings_digest
 from testio_assets.store.analytics import HealthThresholds
 
 
 def build_definitions(settings: Settings | None = None) -> Definitions:
     settings = settings or load_settings()
-    jobs, schedules = [], [build_refresh_schedule(settings.refresh_cron)]
+    digest = settings_digest(settings)
+    jobs, schedules = [], [build_refresh_schedule(settings.refresh_cron, digest)]
     if settings.ducklake_catalog:  # the store is a DuckLake: its daily upkeep
         upkeep, daily = build_lake_maintenance()
         jobs.append(upkeep)
         schedules.append(daily)
     return Definitions(
         assets=[
-            build_products_asset(),
+            build_products_asset(digest),
             build_product_data_asset(
                 settings.feature_ttl_seconds,
                 record_window(settings.run_history_days, settings.record_every_hours),
                 health_thresholds(settings),
                 event_batches=settings.event_batch_size > 0,
+                settings_digest=digest,
             ),
         ],
         sensors=[
             build_stale_features_sensor(
-                settings.feature_ttl_seconds, settings.sensor_max_partitions
+                settings.feature_ttl_seconds, settings.sensor_max_partitions, digest=digest
             ),
-            build_product_discovery_sensor(settings.discovery_interval_seconds),
-            build_analytics_sensor(),
+            build_product_discovery_sensor(settings.discovery_interval_seconds, digest),
+            build_analytics_sensor(digest),
             build_orphaned_runs_sensor(),
             build_run_history_sensor(settings.run_history_days),
         ],

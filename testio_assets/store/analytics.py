@@ -148,6 +148,25 @@ def rows_of(
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
+def top_rows(
+    conn: DuckDBPyConnection,
+    table: str,
+    product_ids: Sequence[int],
+    order: Sequence[tuple[str, bool]],
+    limit: int,
+) -> list[dict[str, Any]]:
+    """The first `limit` rows of the products' `analytics.<table>` by `order` (column,
+    descending), empty values last: a preview without reading every row."""
+    terms = ", ".join(f"{c} {'DESC' if desc else 'ASC'} NULLS LAST" for c, desc in order)
+    cursor = conn.execute(
+        f"SELECT * FROM {SCHEMA}.{table} WHERE product_id IN (SELECT unnest($ids::BIGINT[])) "
+        f"ORDER BY {terms} LIMIT {int(limit)}",
+        {"ids": list(product_ids)},
+    )
+    names = [column[0] for column in cursor.description or []]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
 def analytics_counts(conn: DuckDBPyConnection) -> dict[str, int]:
     """Rows of each analytics table that exists, as `analytics.<table>`."""
     found = {}

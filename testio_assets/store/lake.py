@@ -125,15 +125,6 @@ def _object_store(conn: duckdb.DuckDBPyConnection) -> None:
         run(conn, f"CREATE OR REPLACE TEMPORARY SECRET testio_objects (TYPE s3, {values})")
 
 
-def _redacted(url: str) -> str:
-    parsed = urlparse(url)
-    if parsed.password is None:
-        return url
-    return parsed._replace(
-        netloc=f"{parsed.username}:***@{parsed.hostname}:{parsed.port or 5432}"
-    ).geturl()
-
-
 def ensure_lake_schema(conn: duckdb.DuckDBPyConnection) -> int:
     """Create the declared tables (without keys) and add declared columns they lack;
     returns how many tables and columns were added."""

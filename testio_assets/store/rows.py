@@ -8,15 +8,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from testio_assets.api.models import (
-    Bug,
-    ExploratoryTest,
-    Feature,
-    Product,
-    device_label,
-    device_record,
-    ref_id,
-)
+from testio_assets.api.bug_parts import device_label, device_record, ref_id
+from testio_assets.api.models import Bug, ExploratoryTest, Feature, Product
 from testio_assets.store.tables import arrow_schema
 from testio_assets.timings import timed
 

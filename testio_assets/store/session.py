@@ -31,7 +31,7 @@ import duckdb
 
 from testio_assets.store.database import DuckDBStore
 from testio_assets.store.writer import Writer
-from testio_assets.timings import timed
+from testio_assets.timings import DUCKDB_CPU, thread_cpu, timed
 
 log = logging.getLogger("testio_assets.store")
 T = TypeVar("T")
@@ -93,6 +93,10 @@ class StoreSession:
         return await job.future
 
     def _work(self) -> None:
+        with thread_cpu(DUCKDB_CPU):
+            self._serve()
+
+    def _serve(self) -> None:
         try:
             writer = self._stack.enter_context(self._store.writing())
         except BaseException as exc:  # opening failed: every job fails with its reason

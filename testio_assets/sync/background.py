@@ -15,6 +15,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, Generic, TypeVar
 
 from testio_assets.sync.report import ReportCallback, StepReport
+from testio_assets.timings import ENGINE_CPU, thread_cpu
 
 ResultT = TypeVar("ResultT")
 Item = tuple[str, int, StepReport]
@@ -34,7 +35,8 @@ class BackgroundSync(Generic[ResultT]):
     def _work(self) -> None:
         try:
             report: ReportCallback = lambda *item: self._items.put(item)  # noqa: E731
-            self._result.append(asyncio.run(self._start(report)))
+            with thread_cpu(ENGINE_CPU):
+                self._result.append(asyncio.run(self._start(report)))
         except BaseException as exc:  # handed to the caller's thread by `result()`
             self._error.append(exc)
         finally:

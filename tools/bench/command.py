@@ -20,6 +20,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             concurrency=args.concurrency,
             sensor_partitions=args.sensor_partitions,
             instance=args.instance,
+            store=args.store,
         )
     )
     return 0
@@ -38,5 +39,11 @@ def add_bench_command(sub: Any) -> None:
         default="sqlite",
         choices=INSTANCES,
         help="the Dagster instance the runs record into (postgres: a throwaway local server)",
+    )
+    bench.add_argument(
+        "--store",
+        default="file",
+        choices=("file", "lake"),
+        help="the store: the DuckDB file, or a DuckLake (catalog on a throwaway local server)",
     )
     bench.set_defaults(func=cmd_bench)

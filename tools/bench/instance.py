@@ -51,6 +51,7 @@ def instance_yaml(kind: str) -> str:
 class BenchInstance:
     kind: str
     postgres: ThrowawayPostgres | None
+    lake_server: ThrowawayPostgres | None = None  # the DuckLake's catalog server
 
     def prepare(self, home: Path) -> dict[str, str]:
         """Write the instance settings into `home`; the environment a process needs to
@@ -90,8 +91,9 @@ def instance_of(env: dict[str, str]) -> Iterator[DagsterInstance]:
 
 
 @contextmanager
-def bench_instance(kind: str) -> Iterator[BenchInstance]:
-    """The instance kind `kind`, with a PostgreSQL server for the postgres kinds.
+def bench_instance(kind: str, store: str = "file") -> Iterator[BenchInstance]:
+    """The instance kind `kind`, with a PostgreSQL server for the postgres kind and for a
+    DuckLake store's catalog (one server for both).
 
     Raises:
         ValueError: an unknown kind (the message lists the known ones).
@@ -99,5 +101,10 @@ def bench_instance(kind: str) -> Iterator[BenchInstance]:
     if kind not in INSTANCES:
         raise ValueError(f"--instance {kind!r} is unknown: use one of {', '.join(INSTANCES)}")
     with ExitStack() as stack:
-        server = stack.enter_context(throwaway_postgres()) if kind.startswith("postgres") else None
-        yield BenchInstance(kind, server)
+        needed = kind.startswith("postgres") or store == "lake"
+        server = stack.enter_context(throwaway_postgres()) if needed else None
+        yield BenchInstance(
+            kind,
+            server if kind.startswith("postgres") else None,
+            server if store == "lake" else None,
+        )

@@ -16,7 +16,7 @@ import httpx
 
 ROLES = (
     ("webserver", ("dagster-webserver", "dagster_webserver")),
-    ("daemon", ("dagster-daemon", "dagster_daemon", "dagster._daemon")),
+    ("daemon", ("dagster-daemon", "dagster_daemon", "_daemon run")),
     # Run workers: the code server starts them with multiprocessing's spawn.
     ("run worker", ("execute_run", "execute_step", "multiprocessing")),
     ("compute log tails", ("poll_compute_logs", "watch_orphans", "tail -F")),

@@ -27,6 +27,7 @@ from dagster import (
 from testio_assets.defs.assets.analytics_text import DESCRIPTIONS
 from testio_assets.defs.assets.metadata import OWNERS
 from testio_assets.defs.automation.partitions import product_partitions
+from testio_assets.defs.launch_tags import launch_tags
 from testio_assets.names import (
     ANALYTICS,
     ANALYTICS_GROUP,
@@ -69,7 +70,7 @@ def analytics_specs() -> list[AssetSpec]:
     ]
 
 
-def build_analytics_sensor() -> AutomationConditionSensorDefinition:
+def build_analytics_sensor(digest: str = "") -> AutomationConditionSensorDefinition:
     """Evaluates the analytics assets' automation conditions every 30 s (running by
     default, so a fresh `dg dev` keeps analytics current without a click)."""
     return AutomationConditionSensorDefinition(
@@ -77,6 +78,7 @@ def build_analytics_sensor() -> AutomationConditionSensorDefinition:
         target=AssetSelection.groups(ANALYTICS_GROUP),
         default_status=DefaultSensorStatus.RUNNING,
         minimum_interval_seconds=30,
+        run_tags=launch_tags("analytics_automation_sensor", digest),
         description="Rebuilds the analytics after a run that changed their data without "
         "planning them (each analytics asset's automation condition says when).",
     )

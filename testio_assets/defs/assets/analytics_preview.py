@@ -109,9 +109,11 @@ def run_metadata(
     table: str, rows: Sequence[Row], counts: Mapping[int, WriteCounts]
 ) -> dict[str, Any]:
     """One materialization's metadata for a rebuild over many products: totals, the
-    products, and a preview of the worst rows among them."""
+    products, and a preview of the worst rows among them (`rows`: at least the top
+    PREVIEW_ROWS of them)."""
     total_rows = next(iter(counts.values())).table_rows if counts else 0
-    text = _markdown(table, rows, len(rows)) if rows else "(no rows)"
+    rebuilt_rows = sum(count.rows for count in counts.values())
+    text = _markdown(table, rows, rebuilt_rows) if rows else "(no rows)"
     metadata: dict[str, Any] = {
         "dagster/row_count": total_rows,
         "products_rebuilt": len(counts),

@@ -49,6 +49,7 @@ from testio_assets.defs.assets.recording import DEFAULT_WINDOW
 from testio_assets.defs.assets.step_sync import StepPlan, StepResult, sync_and_record
 from testio_assets.defs.automation.orphan_runs import record_process
 from testio_assets.defs.automation.partitions import product_partitions
+from testio_assets.defs.launch_tags import warn_if_settings_differ
 from testio_assets.lean import without_pandas
 from testio_assets.names import BUGS, DUCKDB_POOL, FEATURES, PER_PRODUCT, PRODUCTS, TESTS, USERS
 from testio_assets.store.analytics import HealthThresholds
@@ -115,10 +116,12 @@ def build_product_data_asset(
     record_every: timedelta = DEFAULT_WINDOW,
     health: HealthThresholds | None = None,
     event_batches: bool = False,
+    settings_digest: str = "",
 ) -> AssetsDefinition:
     """The multi-asset. `record_every`: how long a refresh of changes only leaves a
     partition unrecorded; `health`: the analytics' thresholds; `event_batches`: Dagster
-    hands events to the event log in batches (`DAGSTER_EVENT_BATCH_SIZE`)."""
+    hands events to the event log in batches (`DAGSTER_EVENT_BATCH_SIZE`);
+    `settings_digest`: this process's, compared with the run's (defs/launch_tags.py)."""
     thresholds = health or HealthThresholds()
     ttl = timedelta(seconds=feature_ttl_seconds)
     # Dagster refuses freshness windows under a minute; the sensor still uses the real TTL.
@@ -144,6 +147,7 @@ def build_product_data_asset(
         store: DuckDBStore,
     ) -> Iterator[Event]:
         record_process(context.instance, context.run_id)
+        warn_if_settings_differ(context, settings_digest)
         plan = StepPlan.of(context, config, ttl, record_every, event_batches)
         result = StepResult()
         # One database connection for the whole step, published at its end; no pandas.

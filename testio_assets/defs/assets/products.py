@@ -17,19 +17,20 @@ from dagster import (
 
 from testio_assets.api.client import TestIOClient
 from testio_assets.api.errors import TokenRefusedError
-from testio_assets.defs.assets.checks import check_specs, result, wanted_checks
+from testio_assets.defs.assets.check_events import check_specs, result, wanted_checks
 from testio_assets.defs.assets.descriptions import DESCRIPTIONS
 from testio_assets.defs.assets.metadata import GROUP, KINDS, OWNERS, report_metadata, table_metadata
 from testio_assets.defs.automation.orphan_runs import record_process
+from testio_assets.defs.launch_tags import warn_if_settings_differ
 from testio_assets.lean import without_pandas
 from testio_assets.names import DUCKDB_POOL, PRODUCTS
 from testio_assets.store.database import DuckDBStore
 from testio_assets.sync.products import check_catalogue, sync_products
 
 
-def build_products_asset() -> AssetsDefinition:
+def build_products_asset(settings_digest: str = "") -> AssetsDefinition:
     """The catalogue asset. Built by a function, as every definition here: `pipeline.py`
-    assembles them from the settings."""
+    assembles them from the settings (`settings_digest`: defs/launch_tags.py)."""
 
     @multi_asset(
         name=PRODUCTS,
@@ -52,6 +53,7 @@ def build_products_asset() -> AssetsDefinition:
         context: AssetExecutionContext, testio: TestIOClient, store: DuckDBStore
     ) -> Iterator[MaterializeResult | AssetCheckResult]:
         record_process(context.instance, context.run_id)
+        warn_if_settings_differ(context, settings_digest)
         wanted = wanted_checks(context.selected_asset_check_keys).get(PRODUCTS, frozenset())
         now = datetime.now(UTC)
         try:

@@ -15,6 +15,7 @@ from dagster import (
 
 from testio_assets.checks.definitions import checks_of
 from testio_assets.defs.automation.partitions import product_partitions, range_tags
+from testio_assets.defs.launch_tags import launch_tags
 from testio_assets.names import BUGS, PRODUCTS, TESTS, USERS, analytics_of
 
 DATA = (TESTS, BUGS, USERS)
@@ -25,10 +26,10 @@ PLANNED_CHECKS = [AssetCheckKey(AssetKey(PRODUCTS), check.name) for check in che
 CHANGES_ONLY = {"ops": {"product_data": {"config": {"changes_only": True}}}}
 
 
-def refresh_request(partition_keys: list[str], run_key: str) -> RunRequest:
+def refresh_request(partition_keys: list[str], run_key: str, digest: str = "") -> RunRequest:
     """One run: the catalogue, then tests, bugs and users over every product partition,
     recording only what changed (or is due a record)."""
-    tags = {"testio/trigger": "refresh_tests_and_bugs"}
+    tags = launch_tags("refresh_tests_and_bugs", digest)
     if not partition_keys:
         return RunRequest(run_key=run_key, asset_selection=[AssetKey(PRODUCTS)], tags=tags)
     return RunRequest(
@@ -40,7 +41,7 @@ def refresh_request(partition_keys: list[str], run_key: str) -> RunRequest:
     )
 
 
-def build_refresh_schedule(cron: str = "*/15 * * * *") -> ScheduleDefinition:
+def build_refresh_schedule(cron: str = "*/15 * * * *", digest: str = "") -> ScheduleDefinition:
     @schedule(
         name="refresh_tests_and_bugs",
         cron_schedule=cron,
@@ -57,6 +58,6 @@ def build_refresh_schedule(cron: str = "*/15 * * * *") -> ScheduleDefinition:
     )
     def refresh_tests_and_bugs(context: ScheduleEvaluationContext) -> RunRequest:
         keys = context.instance.get_dynamic_partitions(product_partitions.name)
-        return refresh_request(keys, run_key=f"refresh:{context.scheduled_execution_time}")
+        return refresh_request(keys, f"refresh:{context.scheduled_execution_time}", digest)
 
     return refresh_tests_and_bugs

@@ -33,6 +33,7 @@ from testio_assets.defs.automation.stale_features import (
     partitions_named_by_runs,
     stale_feature_partitions,
 )
+from testio_assets.defs.launch_tags import launch_tags
 from testio_assets.names import ANALYTICS, FEATURES, PER_PRODUCT, PRODUCTS, analytics_of
 
 # A new product's first run: its data and every analytics table.
@@ -72,7 +73,11 @@ def runs_for_partitions(
 
 
 def evaluate_stale_features(
-    instance: DagsterInstance, ttl: timedelta, now: datetime, max_partitions: int
+    instance: DagsterInstance,
+    ttl: timedelta,
+    now: datetime,
+    max_partitions: int,
+    digest: str = "",
 ) -> tuple[StaleFeatures, list[RunRequest]]:
     """The sensor's core, with time passed in: what is stale and which runs to request.
 
@@ -87,14 +92,15 @@ def evaluate_stale_features(
         ordered,
         FEATURE_ASSETS,
         f"stale-features:{period}",
-        {"testio/trigger": "stale_features_sensor"},
+        launch_tags("stale_features_sensor", digest),
     )
     return decision, requests
 
 
 def build_stale_features_sensor(
-    ttl_seconds: int, max_partitions: int = 50, interval_seconds: int = 30
+    ttl_seconds: int, max_partitions: int = 50, interval_seconds: int = 30, digest: str = ""
 ) -> SensorDefinition:
+    """`digest`: the settings digest its runs are tagged with (defs/launch_tags.py)."""
     ttl = timedelta(seconds=ttl_seconds)
 
     @sensor(
@@ -110,7 +116,7 @@ def build_stale_features_sensor(
     )
     def stale_features_sensor(context: SensorEvaluationContext) -> SensorResult | SkipReason:
         decision, requests = evaluate_stale_features(
-            context.instance, ttl, datetime.now(UTC), max_partitions
+            context.instance, ttl, datetime.now(UTC), max_partitions, digest
         )
         context.log.info(decision.summary())
         if not requests:
@@ -120,7 +126,9 @@ def build_stale_features_sensor(
     return stale_features_sensor
 
 
-def discovery_result(instance: DagsterInstance, active: Sequence[str]) -> SensorResult | SkipReason:
+def discovery_result(
+    instance: DagsterInstance, active: Sequence[str], digest: str = ""
+) -> SensorResult | SkipReason:
     """Partition changes and first runs for a list of the account's active product ids.
 
     A vanished product's partition is deleted only once no queued or running run names
@@ -141,7 +149,7 @@ def discovery_result(instance: DagsterInstance, active: Sequence[str]) -> Sensor
         RunRequest(
             run_key=f"catalogue:{fingerprint}",
             asset_selection=[AssetKey(PRODUCTS)],
-            tags={"testio/trigger": "product_discovery_sensor"},
+            tags=launch_tags("product_discovery_sensor", digest),
         )
     ]
     after = [key for key in existing if key not in removed] + added
@@ -150,7 +158,7 @@ def discovery_result(instance: DagsterInstance, active: Sequence[str]) -> Sensor
         after,
         PER_PRODUCT_ASSETS,
         "new-products",
-        {"testio/trigger": "product_discovery_sensor"},
+        launch_tags("product_discovery_sensor", digest),
     )
     requests = []
     if added:
@@ -160,7 +168,9 @@ def discovery_result(instance: DagsterInstance, active: Sequence[str]) -> Sensor
     return SensorResult(run_requests=runs, dynamic_partitions_requests=requests)
 
 
-def build_product_discovery_sensor(interval_seconds: int = 300) -> SensorDefinition:
+def build_product_discovery_sensor(
+    interval_seconds: int = 300, digest: str = ""
+) -> SensorDefinition:
     @sensor(
         name="product_discovery_sensor",
         description=(
@@ -179,7 +189,7 @@ def build_product_discovery_sensor(interval_seconds: int = 300) -> SensorDefinit
             async with testio.session() as session:
                 return [str(p.id) for p in await session.list_products()]
 
-        result = discovery_result(context.instance, asyncio.run(listing()))
+        result = discovery_result(context.instance, asyncio.run(listing()), digest)
         if isinstance(result, SensorResult):
             changes = [
                 f"{type(r).__name__.replace('DynamicPartitionsRequest', '')}: "
