@@ -3,7 +3,7 @@
 # instance settings on a simulator whose clock runs fast and that fails now and then, then
 # the data against the truth. Extra arguments go to `testio-assets soak` (--json FILE,
 # --products N, --workdir DIR, --fault-rate R, --seconds-per-day S).
-# Exit status 0 = passed. docs/reliability.md shows a 30-minute run.
+# Exit status 0 = passed. docs/reliability.md shows a run and its figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 minutes="${1:-30}"

@@ -559,3 +559,23 @@ def test_previews_show_the_worst_rows_first_and_the_summary_plots_each_products_
                 assert rate not in figures  # not plotted as 0
             else:
                 assert figures[rate].value == pytest.approx(row[rate], abs=1e-4)
+
+
+def test_the_readmes_example_queries_run_and_count_what_they_say(synced_db: Path) -> None:
+    """Every SQL example in the README runs on a synced database; the 'waiting for a
+    review' one counts exactly the bugs whose status is neither accepted nor rejected."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    blocks = re.findall(r"```sql\n(.*?)```", readme, re.DOTALL)
+    blocks += re.findall(r'testio-assets sql "([^"]+)"', readme)
+    statements = [s.strip() for block in blocks for s in block.split(";") if s.strip()]
+    assert len(statements) >= 4
+    for statement in statements:
+        sql = "\n".join(line for line in statement.splitlines() if not line.startswith("--"))
+        assert rows(synced_db, sql) is not None, sql
+    waiting = next(s for s in statements if "waiting for a review" in s)
+    counted = sum(r["bugs"] for r in rows(synced_db, waiting.split("\n", 1)[1]))
+    expected = rows(
+        synced_db,
+        "SELECT count(*) AS n FROM bugs WHERE status NOT IN ('accepted', 'rejected')",
+    )[0]["n"]
+    assert counted == expected > 0

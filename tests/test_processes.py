@@ -234,5 +234,7 @@ def test_dg_dev_ticks_sensors_fills_tables_backfills_and_stops_cleanly(
         log.close()
     output = (tmp_path / "dagster-dev.log").read_text()
     assert code in (0, -signal.SIGINT, 130), output[-3000:]
-    # The quick start's command prints no deprecation warning.
+    # The quick start's command prints no deprecation warning, and both code locations (the
+    # project and examples/weekly_bug_report.py) loaded in the UI's server.
     assert "SupersessionWarning" not in output and "DeprecationWarning" not in output
+    assert "Error loading repository location" not in output, output[-3000:]

@@ -180,13 +180,16 @@ def lake_figures(conn: duckdb.DuckDBPyConnection) -> LakeFigures:
 
 def maintain(conn: duckdb.DuckDBPyConnection, keep: timedelta) -> tuple[LakeFigures, LakeFigures]:
     """Keep small files and old snapshots in check: rows inlined in the catalog written
-    out, adjacent small files merged, snapshots older than `keep` expired, and the files
-    only they used deleted once they are `keep` old too (a reader still on an old
-    snapshot keeps its files for that long). Returns the figures before and after."""
+    out, files whose rows are half or more deleted rewritten without them (every update
+    of a row deletes its old version), adjacent small files merged, snapshots older than
+    `keep` expired, and the files only they used deleted once they are `keep` old too (a
+    reader still on an old snapshot keeps its files for that long). Returns the figures
+    before and after."""
     before = lake_figures(conn)
     age = f"now() - INTERVAL '{int(keep.total_seconds())} seconds'"
     for statement in (
         "CALL ducklake_flush_inlined_data('testio')",
+        "CALL ducklake_rewrite_data_files('testio', delete_threshold => 0.5)",
         "CALL ducklake_merge_adjacent_files('testio')",
         f"CALL ducklake_expire_snapshots('testio', older_than => {age})",
         f"CALL ducklake_cleanup_old_files('testio', older_than => {age})",
