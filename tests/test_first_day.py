@@ -289,3 +289,20 @@ def test_no_run_logs_a_false_alarm_about_missing_outputs(
         for record in records:
             for entry in instance.all_logs(record.dagster_run.run_id):
                 assert "did not yield or return expected outputs" not in entry.message
+
+
+def test_the_demo_syncs_into_its_own_folder_and_leaves_the_account_alone(
+    account: Account,
+) -> None:
+    """Quick start 1 (`scripts/demo.sh` runs `testio-assets demo`), with the UI left out:
+    the simulator's demo account goes to the demo folder, whatever token and database the
+    shell names; the account's database is untouched."""
+    before = stored(account.db)
+    demo = account.workdir / "demo-folder"
+    done = account.run("demo", "--no-ui", "--workdir", str(demo))
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    assert "demo-folder" in done.stderr and "simulator" in done.stderr
+    demo_db = demo / "testio.duckdb"
+    assert query(demo_db, "SELECT count(*) FROM products WHERE is_active")[0][0] == 5
+    assert (demo / "dagster_home").is_dir()
+    assert stored(account.db) == before
