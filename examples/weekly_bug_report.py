@@ -46,10 +46,15 @@ def weekly_bug_report(
     )
 
 
+# The project's `bugs`, as this code location sees it: declared, not materialized here
+# (the project's location does that; the UI shows one `bugs` with this asset downstream).
+project_bugs = dg.AssetSpec("bugs", partitions_def=product_partitions)
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
     settings = load_settings()
     return dg.Definitions(
-        assets=[weekly_bug_report],
+        assets=[project_bugs, weekly_bug_report],
         resources={"testio_frames": ProductFrames(store=build_store(settings))},
     )

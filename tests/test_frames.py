@@ -40,11 +40,13 @@ def test_the_example_reports_a_products_bugs_by_week(
     example = _example()
     monkeypatch.setenv("TESTIO_DUCKDB_PATH", str(db))  # the example reads its settings
     own = example.defs()  # the example's code location, as `dg dev` loads it
+    # It loads on its own (its upstream `bugs` declared there, materialized by the project).
+    assert own.get_repository_def().asset_graph.get(example.weekly_bug_report.key)
     product = query(db, "SELECT product_id FROM bugs GROUP BY 1 ORDER BY count(*) DESC")[0][0]
     with dg.DagsterInstance.ephemeral() as instance:
         instance.add_dynamic_partitions(product_partitions.name, [str(product)])
         result = dg.materialize(
-            [*(synced.assets or []), *(own.assets or [])],
+            [*(synced.assets or []), example.weekly_bug_report],
             resources={**(synced.resources or {}), **(own.resources or {})},
             selection=[example.weekly_bug_report.key],
             partition_key=str(product),
