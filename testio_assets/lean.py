@@ -1,6 +1,6 @@
 """Processes that sync run without pandas.
 
-pandas is installed for the DataFrames users ask for (`defs/io/tables.py`), and libraries
+pandas is installed for the DataFrames users ask for (`defs/frames.py`), and libraries
 load it whenever they can: pyarrow at its first conversion of a Python list, DuckDB at
 every statement with parameters while it is not loaded. That is 107 MiB (pandas 3) in the
 sync, its parse worker and every run worker, for a library nothing there uses. While

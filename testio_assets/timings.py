@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 
 seconds: Counter[str] = Counter()
 PEAK_RSS = "peak RSS (MiB)"  # this process's own peak (`own_peak_rss_mib`)
@@ -40,12 +40,18 @@ def own_peak_rss_mib() -> float:
 
 
 @contextmanager
-def timed(activity: str) -> Iterator[None]:
-    started = time.perf_counter()
+def _accumulated(figure: str, clock: Callable[[], float]) -> Iterator[None]:
+    """Add the time `clock` advances within the block to `figure`."""
+    started = clock()
     try:
         yield
     finally:
-        seconds[activity] += time.perf_counter() - started
+        seconds[figure] += clock() - started
+
+
+def timed(activity: str) -> AbstractContextManager[None]:
+    """Add the wall time spent within the block to `activity`."""
+    return _accumulated(activity, time.perf_counter)
 
 
 # Threads whose CPU is counted on their own (`thread_cpu`): the engine's (HTTP, JSON,
@@ -55,14 +61,9 @@ ENGINE_CPU = "engine thread CPU"
 DUCKDB_CPU = "duckdb thread CPU"
 
 
-@contextmanager
-def thread_cpu(figure: str) -> Iterator[None]:
+def thread_cpu(figure: str) -> AbstractContextManager[None]:
     """Add the CPU this thread spends within the block to `figure`."""
-    started = time.thread_time()
-    try:
-        yield
-    finally:
-        seconds[figure] += time.thread_time() - started
+    return _accumulated(figure, time.thread_time)
 
 
 def render_process_timings() -> str:

@@ -1,6 +1,6 @@
 """The processes that sync do not load pandas; a DataFrame asked for afterwards works.
 
-pandas is installed for users' DataFrames (`defs/io/tables.py`); pyarrow and DuckDB load
+pandas is installed for users' DataFrames (`defs/frames.py`); pyarrow and DuckDB load
 it whenever they can, 107 MiB in every process that syncs (`testio_assets/lean.py`). This
 fails when our code, or a library, starts loading it during a sync."""
 

@@ -18,7 +18,7 @@ from duckdb import DuckDBPyConnection
 
 from testio_assets.store.analytics_sql import QUERIES, SCHEMA
 from testio_assets.store.merge import WriteCounts
-from testio_assets.store.sql import run
+from testio_assets.store.sql import dict_rows, run
 
 log = logging.getLogger("testio_assets.store")
 
@@ -137,34 +137,23 @@ def _counts(
 
 
 def rows_of(
-    conn: DuckDBPyConnection, table: str, product_ids: Sequence[int]
-) -> list[dict[str, Any]]:
-    """The products' rows of `analytics.<table>`, in the table's order, as dicts."""
-    cursor = conn.execute(
-        f"SELECT * FROM {SCHEMA}.{table} WHERE product_id IN (SELECT unnest($ids::BIGINT[]))",
-        {"ids": list(product_ids)},
-    )
-    names = [column[0] for column in cursor.description or []]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
-def top_rows(
     conn: DuckDBPyConnection,
     table: str,
     product_ids: Sequence[int],
-    order: Sequence[tuple[str, bool]],
-    limit: int,
+    order: Sequence[tuple[str, bool]] = (),
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """The first `limit` rows of the products' `analytics.<table>` by `order` (column,
-    descending), empty values last: a preview without reading every row."""
+    """The products' rows of `analytics.<table>` as dicts: in the table's order, or by
+    `order` (column, descending; empty values last), the first `limit` of them if given
+    (a preview without reading every row)."""
     terms = ", ".join(f"{c} {'DESC' if desc else 'ASC'} NULLS LAST" for c, desc in order)
     cursor = conn.execute(
-        f"SELECT * FROM {SCHEMA}.{table} WHERE product_id IN (SELECT unnest($ids::BIGINT[])) "
-        f"ORDER BY {terms} LIMIT {int(limit)}",
+        f"SELECT * FROM {SCHEMA}.{table} WHERE product_id IN (SELECT unnest($ids::BIGINT[]))"
+        + (f" ORDER BY {terms}" if terms else "")
+        + (f" LIMIT {int(limit)}" if limit is not None else ""),
         {"ids": list(product_ids)},
     )
-    names = [column[0] for column in cursor.description or []]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return dict_rows(cursor)
 
 
 def analytics_counts(conn: DuckDBPyConnection) -> dict[str, int]:

@@ -8,6 +8,8 @@ from typing import Any
 
 from duckdb import DuckDBPyConnection
 
+from testio_assets.store.sql import dict_rows
+
 
 @dataclass(frozen=True)
 class ProductState:
@@ -57,8 +59,7 @@ def features_of(
         """,
         {"product": product_id, "section": section_id},
     )
-    names = [column[0] for column in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return dict_rows(cursor)
 
 
 def users_of(conn: DuckDBPyConnection, product_id: int, role: str | None) -> list[dict[str, Any]]:
@@ -72,5 +73,4 @@ def users_of(conn: DuckDBPyConnection, product_id: int, role: str | None) -> lis
         """,
         {"product": product_id, "role": role},
     )
-    names = [column[0] for column in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return dict_rows(cursor)

@@ -1,4 +1,4 @@
-"""Running a statement to completion.
+"""Running a statement to completion, and reading its rows as dicts.
 
 DuckDB 2 keeps a statement's result open until it is fetched, and refuses other work on
 the connection (registering a staged table, say) meanwhile; `run` always drains it.
@@ -7,6 +7,7 @@ the connection (registering a staged table, say) meanwhile; `run` always drains 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from duckdb import DuckDBPyConnection
 
@@ -23,3 +24,9 @@ def run(
 ) -> None:
     """Execute one statement and drain its result."""
     conn.execute(sql, params if params is not None else []).fetchall()
+
+
+def dict_rows(cursor: DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Every row of an executed statement as a dict keyed by column name."""
+    names = [column[0] for column in cursor.description or []]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import tempfile
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -71,7 +72,7 @@ def run_benchmark(options: BenchOptions) -> dict[str, float]:
         simulator = ServedSimulator(options)
         stack.callback(simulator.stop)
         instance = stack.enter_context(bench_instance(options.instance, options.store))
-        workdir = Path(stack.enter_context(_tempdir()))
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="testio-bench-")))
         f, cold_output = _measure(workdir, simulator, options, instance, account)
     timings = timings_of(cold_output)
     wall = f["cold_wall_s"]
@@ -92,12 +93,6 @@ def run_benchmark(options: BenchOptions) -> dict[str, float]:
     print(render(figures, needed, options, timings))
     print("BENCH_JSON " + json.dumps({k: round(v, 4) for k, v in figures.items()}))
     return figures
-
-
-def _tempdir() -> object:
-    import tempfile
-
-    return tempfile.TemporaryDirectory(prefix="testio-bench-")
 
 
 def _measure(

@@ -143,11 +143,15 @@ def summary_figures(row: Row) -> dict[str, Any]:
     return figures
 
 
+def preview_order(table: str) -> list[tuple[str, bool]]:
+    """The table's preview order, worst first: (column, descending) per TOP_BY column."""
+    return [(column, column not in ASCENDING) for column in TOP_BY[table]]
+
+
 def _top_rows(table: str, rows: Sequence[Row]) -> list[Row]:
-    """The first PREVIEW_ROWS rows by TOP_BY (empty values last), SHOWN columns."""
+    """The first PREVIEW_ROWS rows by `preview_order` (empty values last), SHOWN columns."""
     ranked = [{**row, "health_level": HEALTH_LEVEL.get(str(row.get("health")), 0)} for row in rows]
-    for column in reversed(TOP_BY[table]):  # stable sorts, least significant key first
-        descending = column not in ASCENDING
+    for column, descending in reversed(preview_order(table)):  # stable sorts, least first
         ranked.sort(key=lambda row, c=column: _sort_key(row[c], descending), reverse=descending)
     return [{column: row[column] for column in SHOWN[table]} for row in ranked[:PREVIEW_ROWS]]
 

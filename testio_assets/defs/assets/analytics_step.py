@@ -29,10 +29,9 @@ from dagster import (
 
 from testio_assets.checks.definitions import checks_of
 from testio_assets.defs.assets.analytics_preview import (
-    ASCENDING,
     PREVIEW_ROWS,
-    TOP_BY,
     metadata_by_product,
+    preview_order,
     run_metadata,
 )
 from testio_assets.defs.automation.partition_records import (
@@ -46,7 +45,7 @@ from testio_assets.names import (
     PER_PRODUCT,
     PRODUCT_QUALITY_SUMMARY,
 )
-from testio_assets.store.analytics import HealthThresholds, refresh, rows_of, top_rows
+from testio_assets.store.analytics import HealthThresholds, refresh, rows_of
 from testio_assets.store.database import DuckDBStore
 from testio_assets.timings import timed
 
@@ -128,8 +127,8 @@ def rebuild_events(
             if table in PARTITIONED_ANALYTICS:  # one row per product: all of them
                 rows = store.read(rows_of, table, list(product_ids))
             else:  # rows spanning products: only the preview's
-                order = [(column, column not in ASCENDING) for column in TOP_BY[table]]
-                rows = store.read(top_rows, table, list(product_ids), order, PREVIEW_ROWS)
+                order = preview_order(table)
+                rows = store.read(rows_of, table, list(product_ids), order, PREVIEW_ROWS)
         if table not in PARTITIONED_ANALYTICS:
             yield MaterializeResult(asset_key=table, metadata=run_metadata(table, rows, counts))
         elif run.range_output and run.partitions and len(product_ids) == len(run.partitions):
