@@ -19,5 +19,6 @@ fi
 .venv/bin/ruff format --check .
 # The definitions load the `dg` way (the simulator stands in for a token here).
 TESTIO_SIMULATOR=1 .venv/bin/dg check defs
-# Two workers: most tests wait on loopback HTTP or subprocesses, so two share two cores well.
-.venv/bin/python -m pytest -n "${TEST_WORKERS:-2}" --dist worksteal "$@"
+# Three workers on two cores: the suite alone keeps the CPU about half busy (most tests wait
+# on loopback HTTP, subprocesses and sensor ticks), so a third worker fills the gaps.
+.venv/bin/python -m pytest -n "${TEST_WORKERS:-3}" --dist worksteal "$@"
