@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Screenshots of the Dagster UI for the docs (docs/images/), from a fresh demo sync.
 # Not part of CI. Needs Debian's `chromium` (apt-get install chromium); installs Playwright
-# into .venv to click open the Markdown preview (scripts/ui_shot.py).
+# into .venv to click open the Markdown preview (tools/ui_shot.py).
 #
 #   ./scripts/screenshots.sh            # writes docs/images/*.png
 #
@@ -39,7 +39,7 @@ shot tests-checks "/assets/tests?view=checks"
 shot features-checks "/assets/features?view=checks"
 .venv/bin/python -c 'import playwright' 2>/dev/null || .venv/bin/pip install --quiet playwright
 preview() {  # preview NAME PATH: PATH with its "[Show Markdown]" preview opened
-    .venv/bin/python scripts/ui_shot.py "http://127.0.0.1:$port$2" "docs/images/$1.png" "[Show Markdown]"
+    .venv/bin/python -m tools.ui_shot "http://127.0.0.1:$port$2" "docs/images/$1.png" "[Show Markdown]"
     echo "docs/images/$1.png"
 }
 preview analytics-preview "/assets/product_quality_summary?view=partitions&partition=1002"

@@ -11,6 +11,7 @@ code reaches it only when it was asked for.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,20 @@ def test_building_the_command_line_does_not_load_the_code_location() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]", out
+
+
+def test_scripts_and_tools_name_files_that_exist() -> None:
+    """What the shell scripts run and the tools' usage lines say (they moved once)."""
+    root = PACKAGE.parent
+    texts = [p.read_text() for p in (root / "scripts").glob("*.sh")]
+    texts += [p.read_text() for p in (root / "tools").rglob("*.py")]
+    missing = set()
+    for text in texts:
+        for module in re.findall(r"-m (tools(?:\.\w+)+)", text):
+            path = root.joinpath(*module.split("."))
+            if not path.with_suffix(".py").exists() and not (path / "__main__.py").exists():
+                missing.add(module)
+        for name in re.findall(r"\b(?:scripts|tools)/[\w/]+\.(?:py|sh)\b", text):
+            if not (root / name).exists():
+                missing.add(name)
+    assert not missing, sorted(missing)

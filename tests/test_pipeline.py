@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, DagsterInstance
+from dagster import AssetKey, DagsterEventType, DagsterInstance
 
-from testio_assets.names import ANALYTICS, PARTITIONED_ANALYTICS
+from testio_assets.names import ANALYTICS, PARTITIONED_ANALYTICS, analytics_of
 from testio_assets.simulator.faults import Fault
 from testio_assets.simulator.server import SimulatorServer
 from testio_assets.store.database import DuckDBStore
@@ -138,6 +138,35 @@ def test_a_second_sync_without_changes_asks_only_what_can_change(
     assert requests["exploratory_test"] <= changeable
     assert not final_ids & simulator.app.tests_read_by_id  # no final test is re-read
     assert summary.requests == sum(requests.values())
+    # Every product's features fresh: the run leaves them out (no planned event).
+    data = ["tests", "bugs", "users"]
+    assert planned_assets(instance, summary.run_ids[-1]) == {*data, *analytics_of(data)}
+
+
+def test_a_plain_sync_reads_stale_features_again(
+    simulator: SimulatorServer, db: Path, instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    defs = pipeline_for(simulator, db, monkeypatch, feature_ttl_seconds=1)
+    sync(defs, instance)
+    time.sleep(1.5)  # every product's features now older than the TTL
+    simulator.app.reset_counts()
+    summary = sync(defs, instance)
+    assert summary.failure is None
+    assert "features" in planned_assets(instance, summary.run_ids[-1])
+    products = simulator.account.active_products()
+    assert simulator.requests["features"] + simulator.requests["section_features"] >= len(products)
+
+
+def planned_assets(instance: DagsterInstance, run_id: str) -> set[str]:
+    """The assets a run planned to materialize."""
+    return {
+        record.event_log_entry.dagster_event.asset_key.path[-1]
+        for record in instance.get_records_for_run(
+            run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION_PLANNED
+        ).records
+        if record.event_log_entry.dagster_event is not None
+        and record.event_log_entry.dagster_event.asset_key is not None
+    }
 
 
 def test_a_second_sync_without_changes_counts_no_change_in_any_asset(

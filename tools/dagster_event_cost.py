@@ -1,6 +1,6 @@
 """What Dagster charges per event, with the project's instance settings.
 
-    .venv/bin/python scripts/dagster_event_cost.py [PARTITIONS] [CHECKS] [planned|unplanned]
+    .venv/bin/python -m tools.dagster_event_cost [PARTITIONS] [CHECKS] [planned|unplanned]
 
 Materializes one partitioned asset that does no work over PARTITIONS (225) dynamic
 partitions in one run, yielding per partition one materialization and CHECKS (9)

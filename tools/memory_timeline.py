@@ -1,6 +1,6 @@
 """Where in a command's run its memory peaks: run COMMAND, print its output with the RSS.
 
-    .venv/bin/python scripts/memory_timeline.py [--every 0.2] -- testio-assets sync ...
+    .venv/bin/python -m tools.memory_timeline [--every 0.2] -- testio-assets sync ...
 
 Each output line of COMMAND is printed after `[  rss / peak since the last line ]` in
 MiB, read from /proc (VmRSS, VmHWM: the kernel's high-water mark, so no spike between

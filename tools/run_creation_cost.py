@@ -1,6 +1,6 @@
 """What creating a run over N products costs, before its step does any work.
 
-    .venv/bin/python scripts/run_creation_cost.py [PRODUCTS]
+    .venv/bin/python -m tools.run_creation_cost [PRODUCTS]
 
 Registers PRODUCTS (2000) product partitions in a throwaway DAGSTER_HOME with the shipped
 dagster_home/dagster.yaml, then materializes the four per-product assets with their

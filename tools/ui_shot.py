@@ -1,6 +1,6 @@
 """A screenshot of a Dagster UI page after clicking a link on it (for docs/images/).
 
-    python scripts/ui_shot.py URL OUT.png [LINK_TEXT]
+    python -m tools.ui_shot URL OUT.png [LINK_TEXT]
 
 Headless Chromium (Debian's `chromium`) driven by Playwright, for pages where what should be
 seen opens on a click (a Markdown preview opens in a dialog). Used by scripts/screenshots.sh;

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from dagster import DagsterInstance
 
+from testio_assets.defs.storage_connections import keep_storage_connections
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 INSTANCE_TEMPLATE = PROJECT_ROOT / "dagster_home" / "dagster.yaml"
 
@@ -46,7 +48,9 @@ def open_instance() -> DagsterInstance:
     """
     config = Path(os.environ.get("DAGSTER_HOME", ".")) / "dagster.yaml"
     try:
-        return DagsterInstance.get()
+        instance = DagsterInstance.get()
+        keep_storage_connections(instance)  # not one connection per event on PostgreSQL
+        return instance
     except Exception as exc:  # Dagster's config errors, SQLAlchemy's and the drivers'
         raise InstanceError(
             f"cannot open the Dagster instance of {config}: {_reason(exc)}"

@@ -12,9 +12,12 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from dagster import (
+    AssetKey,
     AssetSelection,
     DagsterInstance,
     Definitions,
@@ -25,6 +28,7 @@ from dagster import (
 from testio_assets.commands.run_logs import cli_loggers, logger_config
 from testio_assets.commands.summary import SyncSummary, requests_of, run_failure
 from testio_assets.defs.assets.check_events import check_keys
+from testio_assets.defs.assets.product_data import FEATURE_TTL_METADATA
 from testio_assets.defs.automation.orphan_runs import reap_orphaned_runs
 from testio_assets.defs.automation.partitions import (
     contiguous_ranges,
@@ -36,7 +40,11 @@ from testio_assets.lean import without_pandas
 from testio_assets.names import FEATURES, PER_PRODUCT, PRODUCTS, analytics_of
 from testio_assets.store.analytics import analytics_counts
 from testio_assets.store.database import DuckDBStore, StoreError, lock_waits
-from testio_assets.store.queries import active_product_ids, table_counts
+from testio_assets.store.queries import (
+    active_product_ids,
+    products_with_fresh_features,
+    table_counts,
+)
 
 RUN_JOB = "testio_cli"  # the job name the UI shows for runs of `testio-assets`
 
@@ -108,6 +116,10 @@ def _sync(
         chosen = _chosen(product_ids, active)
         summary.products = sorted(int(p) for p in chosen)
         ordered = instance.get_dynamic_partitions(product_partitions.name)
+        if chosen == set(ordered) and FEATURES in assets and runner.features_fresh(chosen):
+            # A plain sync keeps fresh features; with all of them fresh its runs leave
+            # them out, as the refresh schedule does (a planned event fewer per product).
+            assets = [asset for asset in assets if asset != FEATURES]
         failures = _sync_products(runner, ordered, chosen, assets, analytics, summary)
         if failures:
             summary.failure = "\n".join(failures)
@@ -180,6 +192,15 @@ class Runner:
 
     def __post_init__(self) -> None:
         self.resources = self.defs.resources or {}
+
+    def features_fresh(self, partitions: set[str]) -> bool:
+        """Whether every product in `partitions` has features synced within the TTL."""
+        spec = self.defs.resolve_assets_def(FEATURES).specs_by_key[AssetKey(FEATURES)]
+        ttl = timedelta(seconds=int(spec.metadata[FEATURE_TTL_METADATA]))
+        fresh = self.resources["store"].read(
+            partial(products_with_fresh_features, synced_after=datetime.now(UTC) - ttl)
+        )
+        return {int(key) for key in partitions} <= fresh
 
     def run(
         self, selection: list[str], ops: dict[str, Any], span: tuple[str, str] | None

@@ -50,6 +50,7 @@ from testio_assets.defs.assets.step_sync import StepPlan, StepResult, sync_and_r
 from testio_assets.defs.automation.orphan_runs import record_process
 from testio_assets.defs.automation.partitions import product_partitions
 from testio_assets.defs.launch_tags import warn_if_settings_differ
+from testio_assets.defs.storage_connections import keep_storage_connections
 from testio_assets.lean import without_pandas
 from testio_assets.names import BUGS, DUCKDB_POOL, FEATURES, PER_PRODUCT, PRODUCTS, TESTS, USERS
 from testio_assets.store.analytics import HealthThresholds
@@ -57,6 +58,7 @@ from testio_assets.store.database import DuckDBStore
 from testio_assets.store.queries import active_product_ids
 
 MIN_FRESHNESS_WINDOW = timedelta(minutes=1)
+FEATURE_TTL_METADATA = "testio/feature_ttl_seconds"  # on `features`: FEATURE_CACHE_TTL_SECONDS
 UPSTREAM = {TESTS: [PRODUCTS], BUGS: [TESTS], FEATURES: [PRODUCTS], USERS: [TESTS, BUGS]}
 Event = AssetMaterialization | MaterializeResult | AssetCheckEvaluation | AssetCheckResult
 
@@ -96,7 +98,9 @@ class ProductDataConfig(Config):
     )
 
 
-def _spec(name: str, freshness: FreshnessPolicy | None = None) -> AssetSpec:
+def _spec(
+    name: str, freshness: FreshnessPolicy | None = None, extra: dict[str, object] | None = None
+) -> AssetSpec:
     return AssetSpec(
         name,
         deps=UPSTREAM[name],
@@ -107,7 +111,7 @@ def _spec(name: str, freshness: FreshnessPolicy | None = None) -> AssetSpec:
         skippable=True,
         partitions_def=product_partitions,
         freshness_policy=freshness,
-        metadata=table_metadata(name),
+        metadata=table_metadata(name) | (extra or {}),
     )
 
 
@@ -126,7 +130,8 @@ def build_product_data_asset(
     ttl = timedelta(seconds=feature_ttl_seconds)
     # Dagster refuses freshness windows under a minute; the sensor still uses the real TTL.
     policy = FreshnessPolicy.time_window(fail_window=max(ttl, MIN_FRESHNESS_WINDOW))
-    specs = [_spec(TESTS), _spec(BUGS), _spec(FEATURES, policy), _spec(USERS)]
+    ttl_shown = {FEATURE_TTL_METADATA: feature_ttl_seconds}  # the UI shows it; the CLI reads it
+    specs = [_spec(TESTS), _spec(BUGS), _spec(FEATURES, policy, ttl_shown), _spec(USERS)]
 
     @multi_asset(
         name="product_data",
@@ -146,6 +151,7 @@ def build_product_data_asset(
         testio: TestIOClient,
         store: DuckDBStore,
     ) -> Iterator[Event]:
+        keep_storage_connections(context.instance)  # one connection for the whole run
         record_process(context.instance, context.run_id)
         warn_if_settings_differ(context, settings_digest)
         plan = StepPlan.of(context, config, ttl, record_every, event_batches)

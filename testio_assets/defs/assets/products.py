@@ -22,6 +22,7 @@ from testio_assets.defs.assets.descriptions import DESCRIPTIONS
 from testio_assets.defs.assets.metadata import GROUP, KINDS, OWNERS, report_metadata, table_metadata
 from testio_assets.defs.automation.orphan_runs import record_process
 from testio_assets.defs.launch_tags import warn_if_settings_differ
+from testio_assets.defs.storage_connections import keep_storage_connections
 from testio_assets.lean import without_pandas
 from testio_assets.names import DUCKDB_POOL, PRODUCTS
 from testio_assets.store.database import DuckDBStore
@@ -52,6 +53,7 @@ def build_products_asset(settings_digest: str = "") -> AssetsDefinition:
     def products(
         context: AssetExecutionContext, testio: TestIOClient, store: DuckDBStore
     ) -> Iterator[MaterializeResult | AssetCheckResult]:
+        keep_storage_connections(context.instance)  # one connection for the whole run
         record_process(context.instance, context.run_id)
         warn_if_settings_differ(context, settings_digest)
         wanted = wanted_checks(context.selected_asset_check_keys).get(PRODUCTS, frozenset())
