@@ -20,5 +20,7 @@ fi
 # The definitions load the `dg` way (the simulator stands in for a token here).
 TESTIO_SIMULATOR=1 .venv/bin/dg check defs
 # Three workers on two cores: the suite alone keeps the CPU about half busy (most tests wait
-# on loopback HTTP, subprocesses and sensor ticks), so a third worker fills the gaps.
-.venv/bin/python -m pytest -n "${TEST_WORKERS:-3}" --dist worksteal "$@"
+# on loopback HTTP, subprocesses and sensor ticks), so a third worker fills the gaps. Tests
+# go one at a time to whichever worker is free, the slow ones first (tests/conftest.py), so
+# the longest (the 2-minute soak) starts at once instead of ending the suite alone.
+.venv/bin/python -m pytest -n "${TEST_WORKERS:-3}" --dist load --maxschedchunk 1 "$@"

@@ -142,3 +142,10 @@ def project_instance(
         monkeypatch.setenv("TESTIO_DAGSTER_POSTGRES_URL", postgres_database(request))
     with open_instance() as instance:
         yield instance
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow tests first, so that with several workers (`scripts/test.sh`) they start
+    at once and the quick ones fill in around them, instead of one of them ending the
+    suite alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

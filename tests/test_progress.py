@@ -13,7 +13,7 @@ from testio_assets.store.merge import WriteCounts
 from testio_assets.sync import progress as progress_module
 from testio_assets.sync.progress import LISTENERS, Progress
 from testio_assets.sync.report import StepReport
-from tests.pipeline_helpers import pipeline_for, sync
+from tests.pipeline_helpers import edit, pipeline_for, sync
 
 
 def report(requests: int, created: int) -> StepReport:
@@ -72,10 +72,17 @@ def test_fresh_features_count_as_done(
     instance: DagsterInstance,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A plain sync keeps fresh features without a request: the progress counts them done
-    (it showed "features 0/N" and an estimate that never reached zero)."""
+    """A plain sync reads stale features and keeps fresh ones without a request: the
+    progress counts the fresh ones done (it showed "features 0/N" and an estimate that
+    never reached zero)."""
     defs = pipeline_for(simulator, db, monkeypatch)
     assert sync(defs, instance).failure is None
+    # One product's features stale, the others fresh (all fresh: the run leaves them out).
+    edit(
+        db,
+        "UPDATE products SET features_synced_at = TIMESTAMP '2000-01-01' "
+        "WHERE id = (SELECT min(id) FROM products)",
+    )
     seen: list[Progress] = []
     monkeypatch.setattr(progress_module, "LISTENERS", LISTENERS)
     LISTENERS.append(seen.append)
