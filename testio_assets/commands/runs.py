@@ -116,10 +116,6 @@ def _sync(
         chosen = _chosen(product_ids, active)
         summary.products = sorted(int(p) for p in chosen)
         ordered = instance.get_dynamic_partitions(product_partitions.name)
-        if chosen == set(ordered) and FEATURES in assets and runner.features_fresh(chosen):
-            # A plain sync keeps fresh features; with all of them fresh its runs leave
-            # them out, as the refresh schedule does (a planned event fewer per product).
-            assets = [asset for asset in assets if asset != FEATURES]
         failures = _sync_products(runner, ordered, chosen, assets, analytics, summary)
         if failures:
             summary.failure = "\n".join(failures)
@@ -140,6 +136,10 @@ def _sync_products(
     records only what changed, as the refresh schedule does; `--product` re-reads every
     page of its tests and records everything."""
     plain = chosen == set(ordered)
+    if plain and FEATURES in assets and runner.features_fresh(chosen):
+        # With every product's features fresh the runs leave them out, as the refresh
+        # schedule does (a planned event fewer per product).
+        assets = [asset for asset in assets if asset != FEATURES]
     step = {
         "skip_fresh_features": plain,
         "changes_only": plain,
