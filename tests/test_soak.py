@@ -81,9 +81,13 @@ def test_random_faults_of_every_kind_lose_nothing(
 
 @pytest.mark.slow
 def test_a_two_minute_soak_ends_equal_to_the_truth(tmp_path: Path) -> None:
-    """`scripts/soak.sh 2`: dagster dev on a fast, faulty simulator; then the verdict. Two
-    minutes are four simulated days: each scripted event, a refresh tick a minute and the
-    features' 120 s TTL run out at least once (a 30-minute soak: docs/reliability.md)."""
+    """`scripts/soak.sh 2`: the quick start's `dg dev -w workspace.yaml` on Dagster's own
+    SQLite storage (the shipped instance) and a fast, faulty simulator; then the verdict.
+    Two minutes are four simulated days: each scripted event, a refresh tick a minute and
+    the features' 120 s TTL run out at least once (a 30-minute soak: docs/reliability.md).
+    On the way it shows what a user of the UI relies on: the runs the daemon launches see
+    its settings, a backfill from the UI is one run over its range, both code locations
+    load, and Ctrl-C stops it all cleanly."""
     figures = tmp_path / "soak.json"
     command = ["bash", str(ROOT / "scripts" / "soak.sh"), "2",
                "--workdir", str(tmp_path / "soak"), "--json", str(figures)]  # fmt: skip
@@ -117,6 +121,15 @@ def test_a_two_minute_soak_ends_equal_to_the_truth(tmp_path: Path) -> None:
     assert all(run["products"] == [forbidden] for run in result["failed_runs"]), output
     # The hostile parts happened.
     assert sum(result["faults"].values()) >= 10, result["faults"]
-    assert len(result["events"]) == 3
+    assert len(result["events"]) == 4
+    # What the UI and the daemon promise (tools/soak/ui_backfill.py, outcomes.py).
+    assert result["settings_mismatches"] == [], output
+    backfill = result["backfill"]
+    assert backfill["status"] == "COMPLETED_SUCCESS", backfill
+    (run,) = backfill["runs"]
+    assert (run["dagster/asset_partition_range_start"],
+            run["dagster/asset_partition_range_end"]) == (backfill["partitions"][0],
+                                                          backfill["partitions"][-1])  # fmt: skip
+    assert result["dev_problems"] == [], output
     assert result["stale_left"] == [], output
     assert completed.returncode == (0 if result["passed"] else 1)

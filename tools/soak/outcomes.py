@@ -6,10 +6,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster import DagsterEventType, DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 
 from testio_assets.defs.automation.orphan_runs import IN_FLIGHT as ORPHAN_CANDIDATES
 from testio_assets.defs.automation.sensors import evaluate_stale_features
+from testio_assets.names import SETTINGS_TAG
 
 IN_FLIGHT = (
     DagsterRunStatus.QUEUED,
@@ -22,6 +23,13 @@ IN_FLIGHT = (
 # statuses the orphan reaper looks at).
 STUCK = tuple(ORPHAN_CANDIDATES)
 TRIGGER_TAGS = ("testio/trigger", "dagster/schedule_name", "dagster/sensor_name")
+# The triggers whose runs the daemon requests (defs/launch_tags.py tags them).
+AUTOMATION = (
+    "product_discovery_sensor",
+    "stale_features_sensor",
+    "analytics_automation_sensor",
+    "refresh_tests_and_bugs",
+)
 
 
 @dataclass
@@ -44,6 +52,9 @@ class RunOutcomes:
     by_trigger: Counter[str] = field(default_factory=Counter)
     failed: list[FailedRun] = field(default_factory=list)
     ticks: dict[str, Counter[str]] = field(default_factory=dict)
+    # Runs that automation launched without the daemon's settings, or whose worker saw
+    # other settings than the daemon (defs/launch_tags.py): "run id: what".
+    settings_mismatches: list[str] = field(default_factory=list)
 
     @property
     def launched(self) -> int:
@@ -93,12 +104,28 @@ def _failure(instance: DagsterInstance, run_id: str) -> tuple[list[int], str]:
     return sorted(set(products)), " | ".join(r.splitlines()[0] for r in reasons if r)[:300]
 
 
-def run_outcomes(instance: DagsterInstance, since: datetime) -> RunOutcomes:
+def settings_mismatch(instance: DagsterInstance, run: DagsterRun, digest: str) -> str | None:
+    """Why a run that automation launched did not run with the daemon's settings `digest`
+    (the tag its sensor or schedule wrote, the warning its worker logs), or None."""
+    tagged = run.tags.get(SETTINGS_TAG)
+    if tagged != digest:
+        return f"{run.run_id[:8]}: tagged {tagged or 'without settings'}, the daemon's {digest}"
+    if any("settings differ" in (e.message or "") for e in instance.all_logs(run.run_id)):
+        return f"{run.run_id[:8]}: its worker logged other settings than the daemon's"
+    return None
+
+
+def run_outcomes(instance: DagsterInstance, since: datetime, digest: str = "") -> RunOutcomes:
+    """Runs created since `since` and the ticks since then; with the daemon's settings
+    `digest`, each run a sensor or the schedule launched is checked against it."""
     outcomes = RunOutcomes()
     for run in instance.get_runs(filters=RunsFilter(created_after=since)):
         outcomes.by_status[run.status.value] += 1
         trigger = trigger_of(dict(run.tags))
         outcomes.by_trigger[trigger] += 1
+        automated = trigger in AUTOMATION
+        if digest and automated and (why := settings_mismatch(instance, run, digest)):
+            outcomes.settings_mismatches.append(why)
         if run.status == DagsterRunStatus.FAILURE:
             products, reason = _failure(instance, run.run_id)
             outcomes.failed.append(FailedRun(run.run_id, trigger, products, reason))

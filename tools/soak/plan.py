@@ -63,3 +63,4 @@ class SoakPlan:
     ADD_PRODUCT_AT = 0.2
     FORBID_PRODUCT_AT = 0.35
     REMOVE_PRODUCT_AT = 0.5
+    BACKFILL_AT = 0.65

@@ -1,4 +1,4 @@
-"""`dagster dev` for the soak, and the memory of its processes over time (Linux /proc)."""
+"""`dg dev` for the soak, and the memory of its processes over time (Linux /proc)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+# How `dagster dev` may end on Ctrl-C: its own exit, the signal, or the shell's 128 + 2.
+CLEAN_EXITS = (0, -signal.SIGINT, 130)
+# In the log: a code location that did not load, the quick start's command deprecated.
+LOG_MARKS = ("Error loading repository location", "DeprecationWarning", "SupersessionWarning")
 
 ROLES = (
     ("webserver", ("dagster-webserver", "dagster_webserver")),
@@ -91,34 +97,34 @@ class MemoryTrace:
 
 
 class DagsterDev:
-    """`dagster dev` on 127.0.0.1 in its own process group, its log in a file, its
-    memory sampled in a thread."""
+    """`dg dev -w workspace.yaml`, the quick start's command (the project and
+    examples/), on 127.0.0.1 in its own process group, its log in a file, its memory
+    sampled in a thread; stopped with Ctrl-C, as from a terminal."""
 
     def __init__(self, workdir: Path, env: dict[str, str], port: int) -> None:
         self.port = port
         self.log_path = workdir / "dagster-dev.log"
-        workspace = workdir / "workspace.yaml"
-        workspace.write_text(
-            "load_from:\n  - python_module:\n      module_name: testio_assets.definitions\n"
-            "      location_name: testio_assets\n"
-        )
+        self.exit_code: int | None = None
         self._log = self.log_path.open("w")
         self.process = subprocess.Popen(
             [
-                str(Path(sys.executable).parent / "dagster"),
+                str(Path(sys.executable).parent / "dg"),
                 "dev",
                 "-w",
-                str(workspace),
+                str(ROOT / "workspace.yaml"),
                 "-h",
                 "127.0.0.1",
                 "-p",
                 str(port),
             ],
             env=env,
-            cwd=workdir,
+            cwd=ROOT,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            # A soak started in the background (`cmd &` in a script) inherits SIGINT
+            # ignored: without this, Ctrl-C would never reach `dagster dev`.
+            preexec_fn=_default_sigint,
         )
         self.memory = MemoryTrace()
         self.started = time.monotonic()
@@ -156,12 +162,29 @@ class DagsterDev:
         return self.log_path.read_text(errors="replace")[-chars:]
 
     def stop(self) -> None:
+        """Ctrl-C to the process group; SIGKILL after 90 s (then `problems` says so)."""
         self._stop.set()
         if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            os.killpg(self.process.pid, signal.SIGINT)
             try:
-                self.process.wait(60)
+                self.process.wait(90)
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(10)
+        self.exit_code = self.process.returncode
         self._log.close()
+
+    def problems(self) -> list[str]:
+        """What its log and its exit say went wrong: a code location that did not load, a
+        deprecation warning of the quick start's command, an unclean stop."""
+        log = self.log_path.read_text(errors="replace")
+        found = [
+            f"dg dev's log says {mark!r} ({self.log_path})" for mark in LOG_MARKS if mark in log
+        ]
+        if self.exit_code not in CLEAN_EXITS:
+            found.append(f"dg dev did not stop cleanly on Ctrl-C (exit {self.exit_code})")
+        return found
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

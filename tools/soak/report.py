@@ -10,6 +10,7 @@ from tools.soak.outcomes import RunOutcomes
 from tools.soak.plan import SoakPlan
 from tools.soak.processes import MemoryTrace
 from tools.soak.truth import TruthComparison
+from tools.soak.ui_backfill import UiBackfill
 
 WATCHED = ("daemon", "webserver")
 # Memory is flat when the second half after warm-up peaks no higher than the first half
@@ -37,6 +38,8 @@ class SoakReport:
     memory: MemoryTrace = field(default_factory=MemoryTrace)
     versus_reference: TruthComparison = field(default_factory=TruthComparison)
     versus_simulator: TruthComparison = field(default_factory=TruthComparison)
+    backfill: UiBackfill | None = None
+    dev_problems: list[str] = field(default_factory=list)
 
     def memory_growth(self) -> dict[str, tuple[float, float]]:
         return {role: self.memory.growth(role, self.warm_up_until) for role in WATCHED}
@@ -65,6 +68,15 @@ class SoakReport:
             )
         if self.stale_left:
             found.append(f"{len(self.stale_left)} feature partition(s) left stale")
+        mismatches = self.outcomes.settings_mismatches
+        if mismatches:
+            found.append(
+                f"{len(mismatches)} automated run(s) without the daemon's settings: "
+                + "; ".join(mismatches[:3])
+            )
+        if self.backfill is not None:
+            found += self.backfill.problems()
+        found += self.dev_problems
         for role, (first, second) in self.memory_growth().items():
             if second > first + max(FLAT_MIB, FLAT_SHARE * first):
                 found.append(f"{role} memory grew from {first:.0f} to {second:.0f} MiB")
@@ -108,6 +120,9 @@ class SoakReport:
             f"  faults injected    {sum(self.faults.values()):,}: "
             + ", ".join(f"{k} {v}" for k, v in sorted(self.faults.items())),
             f"  stale partitions   {len(self.stale_left)} (not counting the 403 product)",
+            f"  settings           {len(o.settings_mismatches)} automated run(s) without "
+            "the daemon's settings",
+            f"  UI backfill        {self._backfill_line()}",
             f"  rows differing     {self.versus_reference.total} of "
             f"{sum(self.versus_reference.compared.values()):,} vs a fresh sync; "
             f"{self.versus_simulator.total} of {sum(self.versus_simulator.compared.values()):,} "
@@ -125,6 +140,12 @@ class SoakReport:
         problems = self.problems()
         lines.append("PASSED" if not problems else "FAILED: " + "; ".join(problems))
         return "\n".join(lines)
+
+    def _backfill_line(self) -> str:
+        b = self.backfill
+        if b is None:
+            return "none (the soak ended before its share)"
+        return f"{b.label}: {b.status}, {len(b.runs)} run(s)"
 
     def to_json(self) -> dict[str, Any]:
         o = self.outcomes
@@ -154,6 +175,15 @@ class SoakReport:
             "requests": sum(self.requests.values()),
             "faults": self.faults,
             "stale_left": self.stale_left,
+            "settings_mismatches": o.settings_mismatches,
+            "backfill": None
+            if self.backfill is None
+            else {
+                "partitions": self.backfill.partitions,
+                "status": self.backfill.status,
+                "runs": self.backfill.runs,
+            },
+            "dev_problems": self.dev_problems,
             "rows_differing": {
                 "reference": self.versus_reference.differing,
                 "simulator": self.versus_simulator.differing,

@@ -13,6 +13,7 @@ from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, RunsFilter
 
 from testio_assets.defs.automation.partitions import product_partitions
 from testio_assets.names import FEATURES
+from testio_assets.settings import load_settings, settings_digest
 from testio_assets.simulator.faults import Chaos, Fault
 from testio_assets.simulator.server import SimulatorServer
 from tools.ports import free_loopback_port
@@ -21,6 +22,7 @@ from tools.soak.plan import SoakPlan
 from tools.soak.processes import DagsterDev
 from tools.soak.report import SoakReport
 from tools.soak.truth import compare_with_reference, compare_with_simulator, reference_sync
+from tools.soak.ui_backfill import UiBackfill
 
 INSTANCE_TEMPLATE = Path(__file__).resolve().parents[2] / "dagster_home" / "dagster.yaml"
 Say = Callable[[str], None]
@@ -64,6 +66,8 @@ class Soak:
         self.rng = random.Random(plan.seed)
         self.forbidden: int | None = None
         self.events: list[str] = []
+        self.ui_port = 0  # the webserver's, once it answers
+        self.backfill: UiBackfill | None = None
 
     def event(self, text: str) -> None:
         self.events.append(text)
@@ -75,7 +79,8 @@ class Soak:
         return self.rng.choice(choices)
 
     def scripted_events(self, share: float, done: set[str]) -> None:
-        """The three events the issue asks for, each once, at its share of the run."""
+        """The scripted events, each once, at its share of the run: a product appears,
+        one answers 403, one vanishes, and someone backfills three products from the UI."""
         if share >= self.plan.ADD_PRODUCT_AT and "add" not in done:
             done.add("add")
             self.event(f"product {self.server.add_product()} appears")
@@ -89,6 +94,23 @@ class Soak:
             gone = self.pick_product()
             self.server.remove_product(gone)
             self.event(f"product {gone} vanishes")
+        if share >= self.plan.BACKFILL_AT and "backfill" not in done:
+            done.add("backfill")
+            self.backfill = UiBackfill(self.consecutive_partitions(3))
+            self.backfill.launch(self.ui_port)
+            self.event(f"a backfill of {self.backfill.label} from the UI ({self.backfill.status})")
+
+    def consecutive_partitions(self, count: int) -> list[str]:
+        """`count` neighbouring product partitions (a range: one run), none of them the
+        product answering 403 or one that vanished."""
+        active = {str(p.id) for p in self.server.account.active_products()} - {str(self.forbidden)}
+        with DagsterInstance.get() as instance:
+            keys = instance.get_dynamic_partitions(product_partitions.name)
+        for start in range(len(keys) - count + 1):
+            window = keys[start : start + count]
+            if set(window) <= active:
+                return window
+        raise RuntimeError(f"no {count} neighbouring partitions among {keys}")
 
     def live(self) -> None:
         """The run itself: the clock going, the scripted events, a line a minute."""
@@ -181,13 +203,13 @@ def run_soak(plan: SoakPlan, workdir: Path, say: Say = print) -> SoakReport:
     )
     report = SoakReport(plan=plan, workdir=str(workdir))
     soak.server.start()
-    dev = DagsterDev(
-        workdir, dagster_env(plan, soak.server, soak.home, soak.db), free_loopback_port()
-    )
+    env = dagster_env(plan, soak.server, soak.home, soak.db)
+    dev = DagsterDev(workdir, env, free_loopback_port())
     os.environ["DAGSTER_HOME"] = str(soak.home)
     try:
         dev.wait_until_serving()
-        say(f"  dagster dev on http://127.0.0.1:{dev.port}")
+        soak.ui_port = dev.port
+        say(f"  dg dev on http://127.0.0.1:{dev.port}")
         began = datetime.now(UTC)
         run_start = time.monotonic()
         soak.live()
@@ -203,7 +225,9 @@ def run_soak(plan: SoakPlan, workdir: Path, say: Say = print) -> SoakReport:
                 f"{report.settle_seconds:.0f} s; waiting for the runs in flight to end"
             )
             report.stuck = stuck_runs(instance, plan.drain_timeout_seconds)
-            outcomes = run_outcomes(instance, began)
+            if soak.backfill is not None:
+                soak.backfill.finish(dev.port, plan.drain_timeout_seconds)
+            outcomes = run_outcomes(instance, began, settings_digest(load_settings(env)))
             report.stale_left = stale_partitions(instance, plan.feature_ttl_seconds, soak.forbidden)
         report.requests = dict(soak.server.requests)
         report.faults = dict(soak.server.faults.injected)
@@ -211,6 +235,8 @@ def run_soak(plan: SoakPlan, workdir: Path, say: Say = print) -> SoakReport:
         dev.stop()
         soak.server.stop_clock()
     report.events = soak.events
+    report.backfill = soak.backfill
+    report.dev_problems = dev.problems()
     report.forbidden = soak.forbidden
     report.outcomes = outcomes
     report.memory = dev.memory
