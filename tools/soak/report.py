@@ -111,6 +111,8 @@ class SoakReport:
             f"{len(o.lock_failures())}; stuck in flight {len(self.stuck)}"
         )
         for name, counts in sorted(o.ticks.items()):
+            if not counts:
+                continue  # no tick since the soak began (a sensor with a long interval)
             lines.append(
                 f"  ticks {name:<32}"
                 + ", ".join(f"{n} {s.lower()}" for s, n in sorted(counts.items()))
