@@ -30,10 +30,8 @@ def test_sensor_preview_requests_stale_and_skips_fresh_products(tmp_path: Path) 
         "sensor",
         "preview",
         "stale_features_sensor",
-        "-w",
-        str(ROOT / "workspace.yaml"),
-        "--location",
-        "testio_assets",
+        "-m",
+        "testio_assets.definitions",
     ]
     fresh = subprocess.run(preview, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert "0 stale, 0 requested, 5 fresh" in fresh.stdout + fresh.stderr
