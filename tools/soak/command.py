@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from tools.bench.instance import INSTANCES
 from tools.soak.plan import SoakPlan
 
 
@@ -23,9 +24,10 @@ def cmd_soak(args: argparse.Namespace) -> int:
         seed=args.seed,
         seconds_per_day=args.seconds_per_day,
         fault_rate=args.fault_rate,
+        instance=args.instance,
     )
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="testio-soak-")).resolve()
-    # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so `dagster dev` is stopped too.
+    # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so `dg dev` is stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     report = run_soak(plan, workdir, say=lambda line: print(line, flush=True))
     print(report.render(), flush=True)
@@ -37,7 +39,7 @@ def cmd_soak(args: argparse.Namespace) -> int:
 def add_soak_command(sub: Any) -> None:
     soak = sub.add_parser(
         "soak",
-        help="dagster dev on a fast-changing, faulty simulator for MINUTES, then the data "
+        help="dg dev on a fast-changing, faulty simulator for MINUTES, then the data "
         "against the truth (scripts/soak.sh)",
     )
     soak.add_argument("--minutes", type=float, default=30.0)
@@ -45,6 +47,12 @@ def add_soak_command(sub: Any) -> None:
     soak.add_argument("--seed", type=int, default=7)
     soak.add_argument("--seconds-per-day", type=float, default=30.0, help="the fast clock")
     soak.add_argument("--fault-rate", type=float, default=0.03, help="share of faulty requests")
+    soak.add_argument(
+        "--instance",
+        choices=INSTANCES,
+        default="sqlite",
+        help="Dagster's storage (postgres-stock: a throwaway PostgreSQL server on loopback)",
+    )
     soak.add_argument("--workdir", help="where its files go (default: a new temp dir, kept)")
     soak.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     soak.set_defaults(func=cmd_soak)

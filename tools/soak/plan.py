@@ -23,6 +23,9 @@ class SoakPlan:
         settle_timeout_seconds: how long automation may take to catch up after the freeze.
         drain_timeout_seconds: how long the runs in flight then may take to end.
         warm_up_share: the start of the run that memory flatness ignores.
+        instance: Dagster's storage: `sqlite` (the shipped instance), `postgres-stock`
+            (dagster-postgres as the Helm chart configures it, on a throwaway server) or
+            `plugin` (tools/bench/instance.py).
     """
 
     minutes: float = 30.0
@@ -36,6 +39,7 @@ class SoakPlan:
     settle_timeout_seconds: float = 420.0
     drain_timeout_seconds: float = 240.0
     warm_up_share: float = 0.25
+    instance: str = "sqlite"
 
     @property
     def seconds(self) -> float:

@@ -147,16 +147,14 @@ class DagsterDev:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"dagster dev exited early; see {self.log_path}")
+                raise RuntimeError(f"dg dev exited early; see {self.log_path}")
             try:
                 if httpx.get(f"http://127.0.0.1:{self.port}/server_info", timeout=2).is_success:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(1)
-        raise RuntimeError(
-            f"dagster dev did not answer within {timeout:.0f} s; see {self.log_path}"
-        )
+        raise RuntimeError(f"dg dev did not answer within {timeout:.0f} s; see {self.log_path}")
 
     def log_tail(self, chars: int = 3000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:]

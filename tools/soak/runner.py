@@ -16,6 +16,7 @@ from testio_assets.names import FEATURES
 from testio_assets.settings import load_settings, settings_digest
 from testio_assets.simulator.faults import Chaos, Fault
 from testio_assets.simulator.server import SimulatorServer
+from tools.bench.instance import BenchInstance, bench_instance
 from tools.ports import free_loopback_port
 from tools.soak.outcomes import IN_FLIGHT, STUCK, run_outcomes, stale_partitions
 from tools.soak.plan import SoakPlan
@@ -24,12 +25,11 @@ from tools.soak.report import SoakReport
 from tools.soak.truth import compare_with_reference, compare_with_simulator, reference_sync
 from tools.soak.ui_backfill import UiBackfill
 
-INSTANCE_TEMPLATE = Path(__file__).resolve().parents[2] / "dagster_home" / "dagster.yaml"
 Say = Callable[[str], None]
 
 
 def dagster_env(plan: SoakPlan, server: SimulatorServer, home: Path, db: Path) -> dict[str, str]:
-    """The environment of `dagster dev`: this soak's simulator, files and intervals, and
+    """The environment of `dg dev`: this soak's simulator, files and intervals, and
     nothing of the caller's own `TESTIO_*` settings (a real token, a Postgres URL)."""
     env = {
         key: value
@@ -60,7 +60,6 @@ class Soak:
         self.db = workdir / "testio.duckdb"
         self.home = workdir / "dagster_home"
         self.home.mkdir(parents=True, exist_ok=True)
-        (self.home / "dagster.yaml").write_text(INSTANCE_TEMPLATE.read_text())
         self.server = SimulatorServer(plan.profile(), plan.seed, latency_ms=plan.latency_ms)
         self.server.faults.chaos = Chaos(plan.fault_rate, plan.seed)
         self.rng = random.Random(plan.seed)
@@ -192,20 +191,29 @@ def stuck_runs(instance: DagsterInstance, timeout: float) -> list[str]:
 
 
 def run_soak(plan: SoakPlan, workdir: Path, say: Say = print) -> SoakReport:
-    """Run one soak in `workdir` (kept: DuckDB, Dagster's home, the `dagster dev` log)."""
+    """Run one soak in `workdir` (kept: DuckDB, Dagster's home, the `dg dev` log), on the
+    Dagster instance `plan.instance` names (a throwaway PostgreSQL server for
+    `postgres-stock`, stopped at the end)."""
+    with bench_instance(plan.instance) as instance:
+        return _soak_on(instance, plan, workdir, say)
+
+
+def _soak_on(instance: BenchInstance, plan: SoakPlan, workdir: Path, say: Say) -> SoakReport:
     workdir.mkdir(parents=True, exist_ok=True)
     soak = Soak(plan, workdir, say)
     counts = soak.server.account.counts()
     say(
         f"soak: {plan.minutes:g} min, {counts['products']} products, a simulated day every "
         f"{plan.seconds_per_day:g} s, {plan.fault_rate:.0%} of requests faulty, features TTL "
-        f"{plan.feature_ttl_seconds} s, refresh cron '{plan.refresh_cron}'; in {workdir}"
+        f"{plan.feature_ttl_seconds} s, refresh cron '{plan.refresh_cron}', Dagster instance "
+        f"{plan.instance}; in {workdir}"
     )
     report = SoakReport(plan=plan, workdir=str(workdir))
     soak.server.start()
-    env = dagster_env(plan, soak.server, soak.home, soak.db)
+    instance_env = instance.prepare(soak.home)  # its dagster.yaml, and where its storage is
+    env = dagster_env(plan, soak.server, soak.home, soak.db) | instance_env
     dev = DagsterDev(workdir, env, free_loopback_port())
-    os.environ["DAGSTER_HOME"] = str(soak.home)
+    os.environ.update(instance_env)  # this process reads the same instance
     try:
         dev.wait_until_serving()
         soak.ui_port = dev.port

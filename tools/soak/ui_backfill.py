@@ -91,4 +91,4 @@ class UiBackfill:
 
     @property
     def label(self) -> str:
-        return f"products {self.partitions[0]}..{self.partitions[-1]}"
+        return f"products {', '.join(self.partitions)}"
