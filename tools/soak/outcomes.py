@@ -23,13 +23,9 @@ IN_FLIGHT = (
 # statuses the orphan reaper looks at).
 STUCK = tuple(ORPHAN_CANDIDATES)
 TRIGGER_TAGS = ("testio/trigger", "dagster/schedule_name", "dagster/sensor_name")
-# The triggers whose runs the daemon requests (defs/launch_tags.py tags them).
-AUTOMATION = (
-    "product_discovery_sensor",
-    "stale_features_sensor",
-    "analytics_automation_sensor",
-    "refresh_tests_and_bugs",
-)
+# Dagster's tags on every run a sensor (automation-condition sensors included) or a
+# schedule requests: the runs the daemon launches.
+AUTOMATION_TAGS = ("dagster/sensor_name", "dagster/schedule_name")
 
 
 @dataclass
@@ -123,7 +119,7 @@ def run_outcomes(instance: DagsterInstance, since: datetime, digest: str = "") -
         outcomes.by_status[run.status.value] += 1
         trigger = trigger_of(dict(run.tags))
         outcomes.by_trigger[trigger] += 1
-        automated = trigger in AUTOMATION
+        automated = any(tag in run.tags for tag in AUTOMATION_TAGS)
         if digest and automated and (why := settings_mismatch(instance, run, digest)):
             outcomes.settings_mismatches.append(why)
         if run.status == DagsterRunStatus.FAILURE:

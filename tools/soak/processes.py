@@ -104,7 +104,6 @@ class DagsterDev:
     def __init__(self, workdir: Path, env: dict[str, str], port: int) -> None:
         self.port = port
         self.log_path = workdir / "dagster-dev.log"
-        self.exit_code: int | None = None
         self._log = self.log_path.open("w")
         self.process = subprocess.Popen(
             [
@@ -169,7 +168,6 @@ class DagsterDev:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(10)
-        self.exit_code = self.process.returncode
         self._log.close()
 
     def problems(self) -> list[str]:
@@ -179,8 +177,9 @@ class DagsterDev:
         found = [
             f"dg dev's log says {mark!r} ({self.log_path})" for mark in LOG_MARKS if mark in log
         ]
-        if self.exit_code not in CLEAN_EXITS:
-            found.append(f"dg dev did not stop cleanly on Ctrl-C (exit {self.exit_code})")
+        code = self.process.returncode
+        if code not in CLEAN_EXITS:
+            found.append(f"dg dev did not stop cleanly on Ctrl-C (exit {code})")
         return found
 
 

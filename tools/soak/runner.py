@@ -194,11 +194,11 @@ def run_soak(plan: SoakPlan, workdir: Path, say: Say = print) -> SoakReport:
     """Run one soak in `workdir` (kept: DuckDB, Dagster's home, the `dg dev` log), on the
     Dagster instance `plan.instance` names (a throwaway PostgreSQL server for
     `postgres-stock`, stopped at the end)."""
-    with bench_instance(plan.instance) as instance:
-        return _soak_on(instance, plan, workdir, say)
+    with bench_instance(plan.instance) as kind:
+        return _soak_on(kind, plan, workdir, say)
 
 
-def _soak_on(instance: BenchInstance, plan: SoakPlan, workdir: Path, say: Say) -> SoakReport:
+def _soak_on(kind: BenchInstance, plan: SoakPlan, workdir: Path, say: Say) -> SoakReport:
     workdir.mkdir(parents=True, exist_ok=True)
     soak = Soak(plan, workdir, say)
     counts = soak.server.account.counts()
@@ -210,7 +210,7 @@ def _soak_on(instance: BenchInstance, plan: SoakPlan, workdir: Path, say: Say) -
     )
     report = SoakReport(plan=plan, workdir=str(workdir))
     soak.server.start()
-    instance_env = instance.prepare(soak.home)  # its dagster.yaml, and where its storage is
+    instance_env = kind.prepare(soak.home)  # its dagster.yaml, and where its storage is
     env = dagster_env(plan, soak.server, soak.home, soak.db) | instance_env
     dev = DagsterDev(workdir, env, free_loopback_port())
     os.environ.update(instance_env)  # this process reads the same instance
